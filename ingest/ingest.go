@@ -1,0 +1,135 @@
+// Package ingest pulls citizen posts from the platforms into the posts log.
+//
+// A Source knows one platform's API (ingest/weibo, ingest/wechat,
+// ingest/replay); the Poller runs one loop per configured source: interval
+// with jitter, the platform's rate limit, backoff by error class, and the
+// cursor saved only after the posts are durably on the posts log.
+//
+// It is not for classifying or replying: platform adapters also implement
+// Replier, but the dispatcher's outbox decides when a reply is sent.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mashangban/mashangban/model"
+)
+
+// Cursor is a source's opaque resume point, saved in the store after the
+// posts it covers are on the posts log. The empty cursor means "from the start"
+// (each source documents how far back that is).
+type Cursor string
+
+// Batch is what one Poll returned.
+type Batch struct {
+	Posts []model.Post
+	// Next is the cursor to save once Posts are durable.
+	Next Cursor
+	// More is true when the source has more to give right away (the poller
+	// polls again without waiting for the interval).
+	More bool
+	// Rejected are items the source could not parse; they go to the dead
+	// letters with their raw body and reason, and polling goes on.
+	Rejected []Rejected
+}
+
+// Rejected is an item a source could not turn into a post.
+type Rejected struct {
+	Source string
+	Key    string // the platform's ID if known
+	Reason string
+	Raw    []byte
+}
+
+// Source is one platform's poll API.
+type Source interface {
+	// Name is the configured source name, e.g. "weibo-mobile".
+	Name() string
+	// Query identifies what the source reads (topic, collection): a change of
+	// query resets the saved cursor instead of skipping posts.
+	Query() string
+	Poll(ctx context.Context, cur Cursor) (Batch, error)
+}
+
+// Reply is a message to a citizen about their post.
+type Reply struct {
+	PostID   string // global post ID
+	NativeID string // platform's post/record ID
+	AuthorID string // Weibo uid or WeChat openid
+	Kind     string // "ack", "progress"
+	CaseNo   string
+	Text     string
+	// Fields are template fields for channels that send structured messages
+	// (WeChat subscribe messages); keys are the template's field names.
+	Fields map[string]string
+}
+
+// Replier sends replies on one channel. Send must be safe to call again for
+// the same reply after an error: implementations use Sent to check whether
+// an earlier, interrupted attempt went through.
+type Replier interface {
+	Channel() model.Channel
+	Send(ctx context.Context, r Reply) (SendResult, error)
+	// Sent reports whether a reply for r was already delivered (for example a
+	// comment with the same text on the post). It returns false when the
+	// platform cannot tell.
+	Sent(ctx context.Context, r Reply) (bool, error)
+}
+
+// SendResult says what happened to a reply that did not fail.
+type SendResult struct {
+	// Skipped is set when the platform refuses the reply for good (the post
+	// was deleted); Reason says why.
+	Skipped bool
+	Reason  string
+	// RemoteID is the platform's ID of the reply, when it gives one.
+	RemoteID string
+}
+
+// Error classes: every platform error is wrapped so that errors.Is matches
+// one of these; the class is also the "category" label of error metrics.
+var (
+	ErrRateLimited = errors.New("rate limited")
+	ErrTransient   = errors.New("transient error")
+	ErrAuth        = errors.New("authentication failed")
+	ErrPermission  = errors.New("permission denied")
+	ErrMalformed   = errors.New("malformed response")
+	ErrGone        = errors.New("gone") // the post was deleted
+)
+
+// BackoffError carries how long the platform asked us to wait.
+type BackoffError struct {
+	Wait  time.Duration
+	Cause error // wraps one of the Err* classes
+}
+
+func (e *BackoffError) Error() string {
+	return fmt.Sprintf("%v (wait %s)", e.Cause, e.Wait)
+}
+
+func (e *BackoffError) Unwrap() error { return e.Cause }
+
+// Class returns the metric label for err: "rate_limited", "transient",
+// "auth", "permission", "malformed", "gone" or "other".
+func Class(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrRateLimited):
+		return "rate_limited"
+	case errors.Is(err, ErrTransient):
+		return "transient"
+	case errors.Is(err, ErrAuth):
+		return "auth"
+	case errors.Is(err, ErrPermission):
+		return "permission"
+	case errors.Is(err, ErrMalformed):
+		return "malformed"
+	case errors.Is(err, ErrGone):
+		return "gone"
+	}
+	return "other"
+}

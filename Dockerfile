@@ -1,0 +1,18 @@
+# mashangban: a static binary on a small base image.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/mashangban ./cmd/mashangban
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --home /var/lib/mashangban --create-home mashangban
+COPY --from=build /out/mashangban /usr/local/bin/mashangban
+USER mashangban
+WORKDIR /var/lib/mashangban
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/mashangban"]
+CMD ["run", "--data.dir=/var/lib/mashangban", "--http.listen=0.0.0.0:8080"]

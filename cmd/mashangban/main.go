@@ -1,0 +1,75 @@
+// Command mashangban runs the "马上办" citizen-request daemon and its tools.
+//
+//	mashangban run       run the daemon (embedded default with no configuration)
+//	mashangban migrate   bring the database schema up to date
+//	mashangban rules     check, test and explain routing rule files
+//	mashangban train     train the learned fallback model
+//	mashangban eval      measure the classifier on a labelled file
+//	mashangban report    the weekly report per department
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]command{
+	"run":     {"run the daemon", runCmd},
+	"migrate": {"bring the database schema up to date", migrateCmd},
+	"version": {"print the version", versionCmd},
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	// SIGINT/SIGTERM cancel the context (graceful shutdown); SIGHUP is
+	// delivered to the commands that reload (see runCmd).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	args := os.Args[1:]
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(os.Stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "mashangban: unknown command %q\n\n", args[0])
+		usage(os.Stderr)
+		return 2
+	}
+	return cmd.run(ctx, args[1:], os.Stdout, os.Stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: mashangban COMMAND [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'mashangban COMMAND -h' for a command's flags.")
+}
+
+func versionCmd(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	fmt.Fprintln(stdout, "mashangban", version)
+	return 0
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Parse builds the configuration for a command: defaults, then the file named
+// by --config (if any), then the environment, then the flags that were given.
+// It validates the result. Remaining positional arguments are returned.
+func Parse(name string, args []string, lookup func(string) (string, bool), stderr io.Writer) (Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		file, dataDir, roles, brokers, dbURL, rulesDir, listen, logLevel, logFormat string
+		migrate, demo                                                               bool
+	)
+	fs.StringVar(&file, "config", "", "YAML configuration file")
+	fs.StringVar(&dataDir, "data.dir", "", "data directory for the embedded default (SQLite file, in-process log, rules)")
+	fs.StringVar(&roles, "roles", "", "comma-separated stages to run: ingest,classify,dispatch")
+	fs.StringVar(&brokers, "kafka.brokers", "", "comma-separated Kafka brokers (host:port); empty: in-process log")
+	fs.StringVar(&dbURL, "db.url", "", "database URL: postgres://... or sqlite:PATH; empty: SQLite in the data dir")
+	fs.BoolVar(&migrate, "db.migrate", false, "migrate an old database schema at start instead of refusing it")
+	fs.StringVar(&rulesDir, "rules.dir", "", "directory of routing rule files; empty: <data.dir>/rules")
+	fs.StringVar(&listen, "http.listen", "", "HTTP listen address (host:port)")
+	fs.StringVar(&logLevel, "log.level", "", "log level: debug, info, warn, error")
+	fs.StringVar(&logFormat, "log.format", "", "log format: text, json")
+	fs.BoolVar(&demo, "demo", false, "start fake Weibo and WeChat servers with realistic posts and poll them")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, &Error{Problems: []string{err.Error()}}
+	}
+
+	c := Default()
+	if file == "" {
+		file, _ = lookup("MSB_CONFIG")
+	}
+	if file != "" {
+		if err := LoadFile(file, &c); err != nil {
+			return Config{}, nil, err
+		}
+	}
+	if err := ApplyEnv(&c, lookup); err != nil {
+		return Config{}, nil, err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "data.dir":
+			c.DataDir = dataDir
+		case "roles":
+			c.Roles = splitList(roles)
+		case "kafka.brokers":
+			c.Kafka.Brokers = splitList(brokers)
+		case "db.url":
+			c.DB.URL = Secret(dbURL)
+		case "db.migrate":
+			c.DB.Migrate = migrate
+		case "rules.dir":
+			c.Rules.Dir = rulesDir
+		case "http.listen":
+			c.HTTP.Listen = listen
+		case "log.level":
+			c.Log.Level = logLevel
+		case "log.format":
+			c.Log.Format = logFormat
+		case "demo":
+			c.Demo = demo
+		}
+	})
+	if err := c.Validate(); err != nil {
+		return Config{}, nil, err
+	}
+	return c, fs.Args(), nil
+}
+
+// Describe renders the effective configuration for the log, secrets redacted.
+func (c Config) Describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "data_dir=%s roles=%s db=%s rules=%s http=%s", c.DataDir, strings.Join(c.Roles, ","), redactURL(c.DBURL()), c.RulesDir(), c.HTTP.Listen)
+	if len(c.Kafka.Brokers) > 0 {
+		fmt.Fprintf(&b, " kafka=%s", strings.Join(c.Kafka.Brokers, ","))
+	} else {
+		b.WriteString(" log=in-process")
+	}
+	return b.String()
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	creds := u[scheme+3 : at]
+	if i := strings.Index(creds, ":"); i >= 0 {
+		return u[:scheme+3] + creds[:i] + ":<secret>" + u[at:]
+	}
+	return u
+}

@@ -34,6 +34,9 @@ type Batch struct {
 	// Rejected are items the source could not parse; they go to the dead
 	// letters with their raw body and reason, and polling goes on.
 	Rejected []Rejected
+	// Duplicates counts items the source dropped because it had already
+	// returned them (pages that repeat or reorder); it feeds a metric only.
+	Duplicates int
 }
 
 // Rejected is an item a source could not turn into a post.
@@ -99,6 +102,21 @@ var (
 	ErrMalformed   = errors.New("malformed response")
 	ErrGone        = errors.New("gone") // the post was deleted
 )
+
+// ErrNoCursor is returned by a CursorStore that holds no cursor for a source.
+var ErrNoCursor = errors.New("no saved cursor")
+
+// MalformedError is a platform answer that could not be understood as a
+// whole (a truncated or non-JSON body). It carries the raw body so that the
+// poller can keep it as a dead letter. It matches ErrMalformed.
+type MalformedError struct {
+	Reason string
+	Raw    []byte
+}
+
+func (e *MalformedError) Error() string { return "malformed response: " + e.Reason }
+
+func (e *MalformedError) Unwrap() error { return ErrMalformed }
 
 // BackoffError carries how long the platform asked us to wait.
 type BackoffError struct {

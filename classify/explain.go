@@ -1,0 +1,109 @@
+package classify
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mashangban/mashangban/model"
+)
+
+// WriteExplain prints a trace and its decision for people: the words, the
+// places, every route and why it matched or not, the model's scores and the
+// final decision. The format is stable enough for golden tests, not for
+// parsing.
+func WriteExplain(w io.Writer, d model.Decision, tr *Trace) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "rule set:  %s\n", d.RuleSetVersion)
+	fmt.Fprintf(&b, "text:      %s\n", tr.Text)
+	for _, n := range tr.Notes {
+		fmt.Fprintf(&b, "note:      %s\n", n)
+	}
+	fmt.Fprintf(&b, "words:     %s\n", strings.Join(tr.Tokens, " | "))
+	if len(tr.Places) == 0 {
+		b.WriteString("places:    (none)\n")
+	}
+	for i, p := range tr.Places {
+		label := "places:   "
+		if i > 0 {
+			label = "          "
+		}
+		dist := p.District
+		if dist == "" {
+			dist = "no single district"
+		}
+		fmt.Fprintf(&b, "%s %s (%s %s, %s)\n", label, p.Text, p.Kind, p.Code, dist)
+	}
+	var ds []string
+	for _, dist := range tr.Districts {
+		ds = append(ds, dist.Name+" "+dist.Code)
+	}
+	if len(ds) == 0 {
+		ds = []string{"unknown"}
+	}
+	fmt.Fprintf(&b, "districts: %s (by %s)\n", strings.Join(ds, "、"), tr.DistrictBy)
+	b.WriteString("routes:\n")
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, r := range tr.Routes {
+		mark := "-"
+		switch {
+		case r.Matched:
+			mark = "+"
+		case !r.Tried:
+			mark = " "
+		}
+		why := r.Why
+		if why == "" && !r.Tried {
+			why = "not tried"
+		}
+		fmt.Fprintf(tw, "  %s %s\t%s\n", mark, r.Name, why)
+	}
+	tw.Flush()
+	if tr.Model == nil {
+		b.WriteString("model:     not consulted\n")
+	} else {
+		m := tr.Model
+		fmt.Fprintf(&b, "model:     %s %.3f (threshold %.2f, %s)", m.Label, m.Score, m.Threshold, m.Version)
+		if m.Used {
+			b.WriteString(" used\n")
+		} else {
+			b.WriteString(" not used\n")
+		}
+		for i, s := range m.Scores {
+			if i == 5 {
+				break
+			}
+			fmt.Fprintf(&b, "           %-12s %.3f\n", s.Label, s.Prob)
+		}
+	}
+	b.WriteString("decision:\n")
+	lead := "(none)"
+	if d.Lead != nil {
+		lead = d.Lead.Name + " [" + d.Lead.ID + "]"
+	}
+	fmt.Fprintf(&b, "  lead:       %s\n", lead)
+	var as []string
+	for _, a := range d.Assist {
+		as = append(as, a.Name+" ["+a.ID+"]")
+	}
+	if len(as) == 0 {
+		as = []string{"(none)"}
+	}
+	fmt.Fprintf(&b, "  assist:     %s\n", strings.Join(as, "、"))
+	fmt.Fprintf(&b, "  category:   %s\n", d.Category)
+	fmt.Fprintf(&b, "  priority:   %s\n", d.Priority)
+	if d.SLA != nil {
+		fmt.Fprintf(&b, "  sla:        claim %s, reply %s, close %s\n", d.SLA.Claim, d.SLA.Reply, d.SLA.Close)
+	} else {
+		b.WriteString("  sla:        default\n")
+	}
+	fmt.Fprintf(&b, "  confidence: %.3f\n", d.Confidence)
+	if d.Triage {
+		fmt.Fprintf(&b, "  triage:     yes: %s\n", d.TriageReason)
+	} else {
+		b.WriteString("  triage:     no\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/mashangban/mashangban/classify"
+	"github.com/mashangban/mashangban/classify/gazetteer"
+	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/rules"
+	defaultrules "github.com/mashangban/mashangban/rules/default"
+)
+
+const rulesUsage = `usage: mashangban rules COMMAND
+
+commands:
+  check DIR                       load a rule directory strictly; print every error with file:line:col
+  test [--run REGEX] FILE...      run rule test files; print failures and the routes no test reaches
+  explain [--rules.dir DIR] TEXT  show how TEXT is classified: words, places, every route, the model
+`
+
+// rulesCmd runs `mashangban rules`: the same loader and engine as the daemon.
+func rulesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, rulesUsage)
+		return 2
+	}
+	switch args[0] {
+	case "check":
+		return rulesCheck(args[1:], stdout, stderr)
+	case "test":
+		return rulesTest(ctx, args[1:], stdout, stderr)
+	case "explain":
+		return rulesExplain(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, rulesUsage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "mashangban rules: unknown command %q\n\n%s", args[0], rulesUsage)
+	return 2
+}
+
+func rulesCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mashangban rules check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: mashangban rules check DIR")
+		return 2
+	}
+	dir := fs.Arg(0)
+	rs, err := rules.Load(dir)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	var errs []error
+	if rs.Places != "" {
+		b, err := os.ReadFile(rs.Places)
+		if err == nil {
+			var places []gazetteer.Place
+			if places, err = gazetteer.ParsePlaces(rs.Places, b); err == nil {
+				_, err = gazetteer.New(places)
+			}
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if rs.Model != nil {
+		if _, err := classify.LoadModel(rs.Model.File); err != nil {
+			errs = append(errs, fmt.Errorf("%s: model: %w", rs.Model.Pos, err))
+		}
+	}
+	if len(errs) > 0 {
+		for _, err := range errs {
+			printErrors(stderr, err)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok: %d files, %d departments, %d categories, %d routes, version %s\n",
+		dir, len(rs.Files), len(rs.Departments), len(rs.Categories), len(rs.Routes), rs.Version)
+	return 0
+}
+
+// printErrors prints one line per problem (rules.Errors and the
+// gazetteer's Errors are already one per line).
+func printErrors(w io.Writer, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(w, line)
+	}
+}
+
+func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mashangban rules test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runRE := fs.String("run", "", "run only the test cases whose name matches this regular expression")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: mashangban rules test [--run REGEX] FILE...")
+		return 2
+	}
+	var re *regexp.Regexp
+	if *runRE != "" {
+		var err error
+		if re, err = regexp.Compile(*runRE); err != nil {
+			fmt.Fprintf(stderr, "mashangban rules test: bad --run: %v\n", err)
+			return 2
+		}
+	}
+	rep, err := classify.RunTestFiles(ctx, fs.Args(), re, nil)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	for _, r := range rep.Results {
+		if len(r.Failures) == 0 {
+			continue
+		}
+		fmt.Fprintf(stdout, "FAIL %s %s\n", r.Case.Pos, r.Case.Name)
+		for _, f := range r.Failures {
+			fmt.Fprintf(stdout, "    %s\n", f)
+		}
+		if rs := r.Decision.Explanation.Routes; len(rs) > 0 {
+			fmt.Fprintf(stdout, "    (decided by route %q on %s)\n", rs[0].Name, strings.Join(rs[0].Words, ", "))
+		} else if r.Decision.Triage {
+			fmt.Fprintf(stdout, "    (triage: %s)\n", r.Decision.TriageReason)
+		}
+	}
+	status := "ok"
+	if rep.Failed > 0 {
+		status = "FAIL"
+	}
+	fmt.Fprintf(stdout, "%s: %d passed, %d failed\n", status, rep.Passed, rep.Failed)
+	if len(rep.Unreached) == 0 {
+		fmt.Fprintln(stdout, "coverage: every route is reached by a test")
+	} else {
+		fmt.Fprintf(stdout, "coverage: routes no test reaches: %s\n", strings.Join(rep.Unreached, ", "))
+	}
+	if rep.Failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+func rulesExplain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mashangban rules explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("rules.dir", "", "rule directory (default $MSB_RULES_DIR, else mashangban-data/rules, else the built-in rule set)")
+	modelFile := fs.String("model", "", "model file, overriding the rule set's")
+	geo := fs.String("geo", "", "the post's point as LAT,LON (GCJ-02)")
+	region := fs.String("region", "", "the platform's region hint, e.g. \"安徽 马鞍山 花山区\"")
+	channel := fs.String("channel", "weibo", "channel: weibo, wechat or replay")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: mashangban rules explain [--rules.dir DIR] [--geo LAT,LON] [--region R] TEXT")
+		return 2
+	}
+	p := model.Post{ID: "explain:1", Channel: model.Channel(*channel), Text: strings.Join(fs.Args(), " "), Region: *region}
+	if *geo != "" {
+		lat, lon, ok := strings.Cut(*geo, ",")
+		la, err1 := strconv.ParseFloat(strings.TrimSpace(lat), 64)
+		lo, err2 := strconv.ParseFloat(strings.TrimSpace(lon), 64)
+		if !ok || err1 != nil || err2 != nil {
+			fmt.Fprintf(stderr, "mashangban rules explain: bad --geo %q (want LAT,LON)\n", *geo)
+			return 2
+		}
+		p.Geo = &model.Geo{Lat: la, Lon: lo, System: "gcj02"}
+	}
+	rulesDir, cleanup, err := cliRulesDir(*dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "mashangban rules explain: %v\n", err)
+		return 1
+	}
+	defer cleanup()
+	e, err := classify.Build(ctx, classify.Options{RulesDir: rulesDir, ModelFile: *modelFile})
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	d, tr := e.Explain(p)
+	if err := classify.WriteExplain(stdout, d, tr); err != nil {
+		fmt.Fprintf(stderr, "mashangban rules explain: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// cliRulesDir picks the rule directory for the tools: the flag, then
+// MSB_RULES_DIR, then the default data directory's rules, then the
+// built-in rule set written to a temporary directory.
+func cliRulesDir(flagDir string) (string, func(), error) {
+	for _, d := range []string{flagDir, os.Getenv("MSB_RULES_DIR")} {
+		if d != "" {
+			return d, func() {}, nil
+		}
+	}
+	if st, err := os.Stat("mashangban-data/rules"); err == nil && st.IsDir() {
+		return "mashangban-data/rules", func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "mashangban-rules-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	if _, err := defaultrules.WriteTo(tmp); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return tmp, cleanup, nil
+}

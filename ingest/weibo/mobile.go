@@ -201,7 +201,7 @@ func (s *Mobile) Poll(ctx context.Context, cur ingest.Cursor) (ingest.Batch, err
 		items = append(items, pageItem{id: p.ID, created: p.Post.CreatedAt.Unix()})
 	}
 	// Deleted placeholders are remembered like posts but never returned.
-	fresh, more := w.step(page, items, parsed.NextPage == 0, s.opt.MaxPages, s.opt.SeenIDs)
+	fresh, more := w.step(page, items, parsed.NextPage == 0, s.opt.MaxPages)
 
 	batch := ingest.Batch{More: more, Duplicates: len(items) - len(fresh)}
 	for _, i := range fresh {
@@ -231,10 +231,13 @@ func (s *Mobile) Poll(ctx context.Context, cur ingest.Cursor) (ingest.Batch, err
 			if w.known(id, now.Unix()) {
 				continue
 			}
-			w.add(id, s.opt.SeenIDs)
+			w.add(id)
 		}
 		r.Source = s.opt.Name
 		batch.Rejected = append(batch.Rejected, r)
+	}
+	if !more {
+		w.prune(s.opt.SeenIDs)
 	}
 	next, err := json.Marshal(w)
 	if err != nil {

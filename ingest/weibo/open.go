@@ -312,7 +312,7 @@ func (s *Open) pollTopics(ctx context.Context, w *window, now time.Time) (ingest
 	// search/topics returns only the newest 200 results.
 	maxPages := max(200/s.opt.TopicsCount, 1)
 	last := parsed.Count < s.opt.TopicsCount
-	fresh, more := w.step(page, items, last, maxPages, s.opt.SeenIDs)
+	fresh, more := w.step(page, items, last, maxPages)
 	batch := ingest.Batch{Duplicates: len(items) - len(fresh)}
 	for _, i := range fresh {
 		if !parsed.Posts[i].Deleted {
@@ -324,9 +324,12 @@ func (s *Open) pollTopics(ctx context.Context, w *window, now time.Time) (ingest
 			if w.known(id, now.Unix()) {
 				continue
 			}
-			w.add(id, s.opt.SeenIDs)
+			w.add(id)
 		}
 		batch.Rejected = append(batch.Rejected, r)
+	}
+	if !more {
+		w.prune(s.opt.SeenIDs)
 	}
 	return batch, more, nil
 }

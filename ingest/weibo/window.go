@@ -13,7 +13,10 @@ import (
 // still unknown, so the next walk finds it on an earlier page.
 //
 // Weibo post IDs grow with time, so the set is bounded by dropping the
-// smallest IDs: everything below Floor counts as known.
+// smallest IDs when a walk ends: everything below Floor counts as known.
+// Pruning waits for the end of the walk because a walk goes from new to old:
+// pruning mid-walk would raise Floor above the posts still to be read. During
+// a walk the set holds at most limit + maxPages × page size IDs.
 type window struct {
 	HW    int64   `json:"hw,omitempty"` // highest ID handed out
 	Floor int64   `json:"fl,omitempty"` // IDs below this are known
@@ -36,8 +39,8 @@ func (w *window) known(id int64, createdUnix int64) bool {
 	return ok
 }
 
-// add records id as handed out, keeping at most limit IDs.
-func (w *window) add(id int64, limit int) {
+// add records id as handed out.
+func (w *window) add(id int64) {
 	if id > w.HW {
 		w.HW = id
 	}
@@ -46,6 +49,11 @@ func (w *window) add(id int64, limit int) {
 		return
 	}
 	w.Seen = slices.Insert(w.Seen, i, id)
+}
+
+// prune keeps the newest limit IDs and raises Floor past the dropped ones.
+// It is called between walks only.
+func (w *window) prune(limit int) {
 	if limit > 0 && len(w.Seen) > limit {
 		drop := len(w.Seen) - limit
 		w.Floor = max(w.Floor, w.Seen[drop-1]+1)
@@ -65,13 +73,13 @@ type pageItem struct {
 // The walk stops when the page is entirely known, when the platform says it
 // was the last page, or when maxPages is reached. A page with no posts at all
 // (only ads or user cards) does not end the walk unless it is the last.
-func (w *window) step(page int, items []pageItem, lastPage bool, maxPages, limit int) (fresh []int, more bool) {
+func (w *window) step(page int, items []pageItem, lastPage bool, maxPages int) (fresh []int, more bool) {
 	for i, it := range items {
 		if w.known(it.id, it.created) {
 			continue
 		}
 		fresh = append(fresh, i)
-		w.add(it.id, limit)
+		w.add(it.id)
 	}
 	allOld := len(items) > 0 && len(fresh) == 0
 	if allOld || lastPage || page >= maxPages {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"html"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -152,3 +153,6 @@ func displayCount(n int64) any {
 	}
 	return fmt.Sprintf("%.1f万", float64(n)/10000)
 }
+
+// IDString is the post ID as text, as sources report it.
+func (p *Post) IDString() string { return strconv.FormatInt(p.ID, 10) }

@@ -1,0 +1,571 @@
+// Package dispatch turns routing decisions into cases and assignments,
+// merges repeats of the same problem, runs the deadline clock with its
+// reminders and cards, sends acknowledgements and progress replies to
+// citizens through the outbox, and serves the department API and the weekly
+// report.
+//
+// It is not for deciding where a post goes (classify does that) nor for
+// talking to the platforms (the ingest adapters implement ingest.Replier);
+// the SQL lives in store.
+//
+// # Exactly once
+//
+// Handle runs in one transaction: the post, the case (or the merge, or the
+// triage entry), the assignments, the audit events and the queued
+// acknowledgement commit together or not at all. A redelivered decision
+// finds the post in case_posts or triage and changes nothing; two
+// dispatchers racing on the same post are settled by the primary key of
+// case_posts (or triage): the loser's transaction is rolled back whole,
+// case-number counter included.
+//
+// # Repeats
+//
+// Before a case is made, the open cases of the same district created within
+// Options.RepeatWindow (default 7 days) are compared with the post. A post
+// is a repeat of a case when
+//
+//   - their finest known places (compound, landmark, road, community, street)
+//     are not different, and their categories are not different;
+//   - and the score reaches the threshold: 0.18 when both name the same
+//     place, 0.45 when either names no place finer than the district; or the
+//     two texts are near-duplicates (SimHash of the content words within 3
+//     bits, both with at least 4 content words).
+//
+// The score is the larger of the Jaccard index of the content words (the
+// segmenter's tokens without punctuation, stopwords, scene words such as
+// 晚上/门口/小区, and the place names themselves) and the Jaccard index of
+// their character bigrams (which survives the segmenter cutting a phrase
+// differently). The thresholds come from the example table in
+// similarity_examples_test.go: the same problem told again in other words
+// scored 0.20 to 0.78 (same place) while a different problem at the same
+// place scored at most 0.12, and different problems without a place scored 0;
+// 0.18 sits between the two groups at the same place, and the bar without a
+// place is much higher because there the words are all there is. Known
+// misses: a reworded report that shares no words (井盖丢失 vs 下水道盖子没了)
+// is not merged; staff can still link cases by hand.
+//
+// A repeat joins the case (case_posts role "repeat"), makes no assignment,
+// and gets its own acknowledgement quoting the existing case number and its
+// place in line ("您是第N位反映"), which also keeps Weibo comment texts unique.
+// A merge can be undone through the API: the post becomes its own case,
+// routed like the case it left (same districts, category, lead and current
+// assisting departments) with fresh deadlines under the default policy.
+//
+// # Triage
+//
+// A decision marked Triage (or without a lead department) waits in the triage
+// queue. The citizen is told at once that the request was received and is
+// being routed, with a triage reference (T-YYYYMMDD-NNNN) that keeps the text
+// unique; when staff route it through the API (recording who and why), the
+// case is made as for any decision and the case number goes out as a
+// progress reply.
+//
+// # Deadlines and the fair clock
+//
+// Each assignment carries absolute deadlines (claim, first reply, close),
+// computed from its creation time and the decision's SLA (a route override)
+// or Options.DefaultSLA, and the policy version they were computed under, so
+// that a later policy change does not rewrite history. Tick issues a
+// reminder when a deadline of the current step is within
+// Options.ReminderLead, and a card when it has passed: yellow for a missed
+// claim, orange for a missed first reply, red for a missed close. Each
+// notice is keyed by (assignment, kind, deadline) in the store, and its audit
+// event by the same DedupKey, so it is issued exactly once across restarts
+// and by several dispatchers; a clock that was down catches up on the next
+// tick (cards are issued late, reminders whose deadline has passed are not).
+//
+// Transfers ("逐级转办") follow this rule: the transferring department's
+// assignment ends (state transferred) and keeps the cards it had earned, but
+// earns no more; the receiving department gets a new assignment with a fresh
+// claim window (the claim duration of the transferred assignment, counted
+// from the transfer), while the citizen-facing deadlines stand: the reply
+// and close deadlines are the original ones, pushed back only as far as
+// needed to lie after the fresh claim deadline. A department cannot shed a
+// red card by transferring, and the receiver is not carded for time it never
+// had to claim.
+//
+// Reopening a resolved assignment gives it a new close deadline (its close
+// duration, from the reopening), which may earn a new red card.
+//
+// # Replies
+//
+// Replies are queued in the outbox in the transaction that causes them and
+// sent afterwards by RunSender: the attempt is recorded (state sending,
+// attempts+1, a lease) and committed before the platform is called; an
+// attempt found in sending after a crash or an ambiguous error is first
+// checked with Replier.Sent and resent only when the platform says it did not
+// arrive. Errors are retried with capped exponential backoff; ingest.ErrGone
+// marks the reply skipped; an ingest.BackoffError pauses the channel for the
+// wait it asks. Each channel has its own rate limiter.
+package dispatch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/store"
+)
+
+// Options configure a Dispatcher. Zero values take the defaults named.
+type Options struct {
+	// RepeatWindow is how far back open cases are looked at for repeats
+	// (default 7 days); RepeatCandidates caps how many (default 500).
+	RepeatWindow     time.Duration
+	RepeatCandidates int
+	// DefaultSLA applies when a decision carries no route override
+	// (default model.DefaultSLA), under PolicyVersion (default "seed-2026").
+	DefaultSLA    model.SLA
+	PolicyVersion string
+	// Location is the zone of case-number dates and report weeks
+	// (default Asia/Shanghai).
+	Location *time.Location
+	// ReminderLead is how long before a deadline the reminder goes out
+	// (default 4h; negative disables reminders).
+	ReminderLead time.Duration
+	// Departments are the API's users and the names used in replies.
+	Departments []DepartmentAuth
+	// Sender tuning: Lease is how long a recorded attempt blocks others
+	// (default 2m); RetryBase and RetryMax bound the backoff (5s, 30m);
+	// MaxAttempts then marks the reply failed (default 12); PollEvery is how
+	// often the outbox is read when idle (default 1s).
+	Lease       time.Duration
+	RetryBase   time.Duration
+	RetryMax    time.Duration
+	MaxAttempts int
+	PollEvery   time.Duration
+	// Rates overrides a channel's send rate (default: the replier's own Rate
+	// and Burst methods when it has them, else 1/s).
+	Rates map[model.Channel]rate.Limit
+	// WeChat names the subscribe-message template's keys.
+	WeChat WeChatFields
+	// Now is the clock (default time.Now); tests inject a fake.
+	Now func() time.Time
+}
+
+// DepartmentAuth is a department (or supervisor) known to the API.
+type DepartmentAuth struct {
+	ID   string
+	Name string
+	// Token is the bearer token; only its SHA-256 is kept.
+	Token string
+	// Supervisor sees and acts on everything and routes triage.
+	Supervisor bool
+}
+
+// WeChatFields are the keyword names of the subscribe-message template used
+// for replies (see the WeChat reference, §3.6): Title (thing, ≤20
+// characters), CaseNo (character_string, ≤32), Status (phrase, ≤5 Chinese
+// characters), Time (time), Department (thing, ≤20).
+type WeChatFields struct {
+	Title, CaseNo, Status, Time, Department string
+}
+
+// Dispatcher is safe for concurrent use.
+type Dispatcher struct {
+	st     *store.Store
+	opts   Options
+	log    *slog.Logger
+	m      *metrics
+	tokens map[string]DepartmentAuth // by hex SHA-256 of the token
+	names  map[string]string         // department id → name
+
+	wake     chan struct{} // a reply was queued
+	syncOnce sync.Mutex
+	synced   bool
+}
+
+// New makes a Dispatcher on st. reg may be nil (no metrics registered).
+func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Registerer) *Dispatcher {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.RepeatWindow <= 0 {
+		opts.RepeatWindow = 7 * 24 * time.Hour
+	}
+	if opts.RepeatCandidates <= 0 {
+		opts.RepeatCandidates = 500
+	}
+	if opts.DefaultSLA == (model.SLA{}) {
+		opts.DefaultSLA = model.DefaultSLA
+	}
+	if opts.PolicyVersion == "" {
+		opts.PolicyVersion = "seed-2026"
+	}
+	if opts.Location == nil {
+		loc, err := time.LoadLocation("Asia/Shanghai")
+		if err != nil {
+			loc = time.FixedZone("CST", 8*3600) // China has no daylight saving
+		}
+		opts.Location = loc
+	}
+	if opts.ReminderLead == 0 {
+		opts.ReminderLead = 4 * time.Hour
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 2 * time.Minute
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = 5 * time.Second
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 30 * time.Minute
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 12
+	}
+	if opts.PollEvery <= 0 {
+		opts.PollEvery = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.WeChat = opts.WeChat.withDefaults()
+	d := &Dispatcher{
+		st:     st,
+		opts:   opts,
+		log:    logger.With("component", "dispatch"),
+		m:      newMetrics(reg),
+		tokens: map[string]DepartmentAuth{},
+		names:  map[string]string{},
+		wake:   make(chan struct{}, 1),
+	}
+	for _, dep := range opts.Departments {
+		if dep.Name != "" {
+			d.names[dep.ID] = dep.Name
+		}
+		if dep.Token != "" {
+			h := hashToken(dep.Token)
+			dep.Token = ""
+			d.tokens[h] = dep
+		}
+	}
+	d.opts.Departments = nil // no tokens kept in clear
+	return d
+}
+
+func hashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// now is the dispatcher's clock at the stores' precision.
+func (d *Dispatcher) now() time.Time { return d.opts.Now().UTC().Truncate(time.Microsecond) }
+
+// ErrInvalid marks a decision or request that cannot be acted on.
+var ErrInvalid = errors.New("invalid")
+
+// errHandled rolls back a transaction that found the post already handled
+// by a concurrent dispatcher.
+var errHandled = errors.New("post already handled")
+
+// Handle acts on one decision: a new case, a merge into an open case, or a
+// triage entry, each with its events and queued reply, in one transaction.
+// A decision for a post already handled is a no-op. Errors are store
+// errors (retry) or ErrInvalid (dead-letter).
+func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
+	start := time.Now()
+	if dec.Post.ID == "" {
+		d.m.decisions.WithLabelValues("invalid").Inc()
+		return fmt.Errorf("dispatch: decision without post id: %w", ErrInvalid)
+	}
+	var outcome string
+	var queued bool
+	err := d.st.DB.InTx(ctx, func(tx store.Tx) error {
+		outcome, queued = "", false
+		handled, err := d.st.PostHandled(ctx, tx, dec.Post.ID)
+		if err != nil {
+			return err
+		}
+		if handled {
+			outcome = "duplicate"
+			return nil
+		}
+		if _, err := d.st.InsertPost(ctx, tx, dec.Post); err != nil {
+			return err
+		}
+		now := d.now()
+		if dec.Triage || dec.Lead == nil || dec.Lead.ID == "" {
+			outcome = "triage"
+			queued = true
+			return d.toTriage(ctx, tx, dec, now)
+		}
+		res, err := d.place(ctx, tx, dec, now, store.ReplyAck, "system")
+		outcome, queued = res.outcome, true
+		return err
+	})
+	if errors.Is(err, errHandled) {
+		outcome, err = "duplicate", nil
+	}
+	if err != nil {
+		d.m.decisions.WithLabelValues("error").Inc()
+		return fmt.Errorf("dispatch %q: %w", dec.Post.ID, err)
+	}
+	d.m.decisions.WithLabelValues(outcome).Inc()
+	d.m.handleSeconds.Observe(time.Since(start).Seconds())
+	if queued {
+		d.notifySender()
+	}
+	d.log.DebugContext(ctx, "decision handled", "post_id", dec.Post.ID, "outcome", outcome)
+	return nil
+}
+
+func (d *Dispatcher) notifySender() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// placed is what place did with a post.
+type placed struct {
+	outcome string // "case" or "repeat"
+	caseID  int64
+	caseNo  string
+}
+
+// place puts a routed decision's post into a case: an open repeat's, or a
+// new one. replyKind is the kind of the reply that tells the citizen (ack,
+// or progress when an ack went out already from triage).
+func (d *Dispatcher) place(ctx context.Context, tx store.Tx, dec model.Decision, now time.Time, replyKind, actor string) (placed, error) {
+	fp := fingerprintOf(dec)
+	district := ""
+	if len(dec.Districts) > 0 {
+		district = dec.Districts[0].Code
+	}
+	if district != "" {
+		cands, err := d.st.RepeatCandidates(ctx, tx, district, now.Add(-d.opts.RepeatWindow), d.opts.RepeatCandidates)
+		if err != nil {
+			return placed{}, err
+		}
+		bestScore, best := -1.0, -1
+		for i, c := range cands {
+			ok, s := isRepeat(fp, fingerprint{Words: c.Tokens, SimHash: c.SimHash, Place: c.Place, Category: c.Category})
+			if ok && s > bestScore {
+				bestScore, best = s, i
+			}
+		}
+		if best >= 0 {
+			c := cands[best]
+			return placed{outcome: "repeat", caseID: c.ID, caseNo: c.No}, d.attach(ctx, tx, dec, c, bestScore, now, replyKind, actor)
+		}
+	}
+	id, no, err := d.newCase(ctx, tx, dec, fp, district, now, replyKind, actor)
+	return placed{outcome: "case", caseID: id, caseNo: no}, err
+}
+
+func (d *Dispatcher) attach(ctx context.Context, tx store.Tx, dec model.Decision, c store.RepeatCandidate, score float64, now time.Time, replyKind, actor string) error {
+	ok, err := d.st.AddCasePost(ctx, tx, store.CasePost{PostID: dec.Post.ID, CaseID: c.ID, Role: store.CasePostRepeat, Score: score, MergedAt: now})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errHandled
+	}
+	if err := d.st.TouchCase(ctx, tx, c.ID, now); err != nil {
+		return err
+	}
+	posts, err := d.st.CasePosts(ctx, tx, c.ID)
+	if err != nil {
+		return err
+	}
+	if err := d.event(ctx, tx, store.Event{At: now, Kind: "case.merged", CaseID: &c.ID, PostID: dec.Post.ID, Actor: actor,
+		DedupKey: "merge:" + dec.Post.ID}, map[string]any{"case_no": c.No, "score": score}); err != nil {
+		return err
+	}
+	lead := d.deptName(c.Lead, dec.Lead)
+	data := model.AckData{CaseNo: c.No, Lead: lead, District: districtNames(dec.Districts), Category: dec.Category, Repeat: true}
+	text, err := renderAck(dec.AckTemplate, data)
+	if err != nil {
+		d.log.WarnContext(ctx, "bad acknowledgement template, default used", "post_id", dec.Post.ID, "error", err)
+		text, _ = renderAck("", data)
+	}
+	text = fmt.Sprintf("%s您是第%d位反映此问题的市民。", text, len(posts))
+	return d.enqueue(ctx, tx, dec.Post, replyKind, c.No, text, lead, "已受理", now)
+}
+
+func (d *Dispatcher) newCase(ctx context.Context, tx store.Tx, dec model.Decision, fp fingerprint, district string, now time.Time, replyKind, actor string) (int64, string, error) {
+	no, err := d.nextCaseNo(ctx, tx, now)
+	if err != nil {
+		return 0, "", err
+	}
+	prio := dec.Priority
+	if prio == "" {
+		prio = model.PriorityNormal
+	}
+	c := model.Case{No: no, Status: model.CaseOpen, Districts: dec.Districts, Category: dec.Category, Priority: prio,
+		Lead: dec.Lead.ID, Summary: dec.Post.Text, FirstPostID: dec.Post.ID, RuleSetVersion: dec.RuleSetVersion, CreatedAt: now}
+	id, err := d.st.InsertCase(ctx, tx, store.NewCase{Case: c, District: district, SimHash: fp.SimHash, Tokens: fp.Words, Place: fp.Place})
+	if err != nil {
+		return 0, "", err
+	}
+	ok, err := d.st.AddCasePost(ctx, tx, store.CasePost{PostID: dec.Post.ID, CaseID: id, Role: store.CasePostOrigin, MergedAt: now})
+	if err != nil {
+		return 0, "", err
+	}
+	if !ok {
+		return 0, "", errHandled
+	}
+	detail := map[string]any{"case_no": no, "lead": dec.Lead.ID, "category": dec.Category, "rule_set_version": dec.RuleSetVersion,
+		"confidence": dec.Confidence, "explanation": dec.Explanation}
+	if err := d.event(ctx, tx, store.Event{At: now, Kind: "case.created", CaseID: &id, PostID: dec.Post.ID, Actor: actor,
+		DedupKey: "case:" + dec.Post.ID}, detail); err != nil {
+		return 0, "", err
+	}
+	sla, policy := d.opts.DefaultSLA, d.opts.PolicyVersion
+	if dec.SLA != nil && *dec.SLA != (model.SLA{}) {
+		sla, policy = *dec.SLA, "rules:"+dec.RuleSetVersion
+	}
+	depts := []struct {
+		id   string
+		role model.Role
+	}{{dec.Lead.ID, model.RoleLead}}
+	seen := map[string]bool{dec.Lead.ID: true}
+	for _, a := range dec.Assist {
+		if a.ID != "" && !seen[a.ID] {
+			seen[a.ID] = true
+			depts = append(depts, struct {
+				id   string
+				role model.Role
+			}{a.ID, model.RoleAssist})
+		}
+	}
+	for _, dep := range depts {
+		a := store.Assignment{Assignment: model.Assignment{CaseID: id, Department: dep.id, Role: dep.role,
+			State: model.AssignmentPending, PolicyVersion: policy, CreatedAt: now,
+			ClaimBy: now.Add(time.Duration(sla.Claim)), ReplyBy: now.Add(time.Duration(sla.Reply)), CloseBy: now.Add(time.Duration(sla.Close))}}
+		aid, err := d.st.InsertAssignment(ctx, tx, a)
+		if err != nil {
+			return 0, "", err
+		}
+		if err := d.event(ctx, tx, store.Event{At: now, Kind: "assignment.created", CaseID: &id, AssignmentID: &aid, Actor: actor},
+			map[string]any{"department": dep.id, "role": dep.role, "policy_version": policy,
+				"claim_by": a.ClaimBy, "reply_by": a.ReplyBy, "close_by": a.CloseBy}); err != nil {
+			return 0, "", err
+		}
+	}
+	lead := d.deptName(dec.Lead.ID, dec.Lead)
+	data := model.AckData{CaseNo: no, Lead: lead, District: districtNames(dec.Districts), Category: dec.Category}
+	text, err := renderAck(dec.AckTemplate, data)
+	if err != nil {
+		d.log.WarnContext(ctx, "bad acknowledgement template, default used", "post_id", dec.Post.ID, "error", err)
+		text, _ = renderAck("", data)
+	}
+	return id, no, d.enqueue(ctx, tx, dec.Post, replyKind, no, text, lead, "已受理", now)
+}
+
+// nextCaseNo draws the day's next case number, MSB-YYYYMMDD-NNNN (the date
+// in Options.Location), in tx.
+func (d *Dispatcher) nextCaseNo(ctx context.Context, tx store.Tx, now time.Time) (string, error) {
+	day := now.In(d.opts.Location).Format("20060102")
+	n, err := d.st.NextCounter(ctx, tx, "case:"+day)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("MSB-%s-%04d", day, n), nil
+}
+
+func (d *Dispatcher) toTriage(ctx context.Context, tx store.Tx, dec model.Decision, now time.Time) error {
+	reason := dec.TriageReason
+	if reason == "" && (dec.Lead == nil || dec.Lead.ID == "") {
+		reason = "no lead department"
+	}
+	ok, err := d.st.InsertTriage(ctx, tx, store.TriageItem{PostID: dec.Post.ID, Decision: dec, Reason: reason,
+		District: districtCode(dec.Districts), CreatedAt: now})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errHandled
+	}
+	if err := d.event(ctx, tx, store.Event{At: now, Kind: "triage.queued", PostID: dec.Post.ID, Actor: "system",
+		DedupKey: "triage:" + dec.Post.ID}, map[string]any{"reason": reason, "confidence": dec.Confidence}); err != nil {
+		return err
+	}
+	day := now.In(d.opts.Location).Format("20060102")
+	n, err := d.st.NextCounter(ctx, tx, "triage:"+day)
+	if err != nil {
+		return err
+	}
+	ref := fmt.Sprintf("T-%s-%04d", day, n)
+	text := fmt.Sprintf("您反映的问题已收到（登记号%s），正在分派办理部门，分派后将告知您办理编号。", ref)
+	return d.enqueue(ctx, tx, dec.Post, store.ReplyAck, ref, text, "", "分派中", now)
+}
+
+// event appends an audit event with detail encoded as JSON.
+func (d *Dispatcher) event(ctx context.Context, q store.Querier, e store.Event, detail any) error {
+	if detail != nil {
+		b, err := json.Marshal(detail)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", e.Kind, err)
+		}
+		e.Detail = b
+	}
+	_, err := d.st.AppendEvent(ctx, q, e)
+	return err
+}
+
+func (d *Dispatcher) deptName(id string, dep *model.Department) string {
+	if n, ok := d.names[id]; ok {
+		return n
+	}
+	if dep != nil && dep.ID == id && dep.Name != "" {
+		return dep.Name
+	}
+	return id
+}
+
+func districtNames(ds []model.District) string {
+	names := make([]string, 0, len(ds))
+	for _, x := range ds {
+		names = append(names, x.Name)
+	}
+	return strings.Join(names, "、")
+}
+
+func districtCode(ds []model.District) string {
+	if len(ds) == 0 {
+		return ""
+	}
+	return ds[0].Code
+}
+
+// defaultAck is used when the rule set gives no template for the channel.
+const defaultAck = `{{if .Repeat}}您反映的问题此前已有市民反映，已并入办件{{.CaseNo}}，由{{.Lead}}办理中。` +
+	`{{else}}您反映的问题已收到，办件编号{{.CaseNo}}，已转交{{.Lead}}办理，我们将在72小时内答复。{{end}}`
+
+var ackTemplates sync.Map // template text → *template.Template
+
+func renderAck(tmpl string, data model.AckData) (string, error) {
+	if strings.TrimSpace(tmpl) == "" {
+		tmpl = defaultAck
+	}
+	var t *template.Template
+	if v, ok := ackTemplates.Load(tmpl); ok {
+		t = v.(*template.Template)
+	} else {
+		var err error
+		t, err = template.New("ack").Option("missingkey=error").Parse(tmpl)
+		if err != nil {
+			return "", fmt.Errorf("parse acknowledgement template: %w", err)
+		}
+		ackTemplates.Store(tmpl, t)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("render acknowledgement: %w", err)
+	}
+	return strings.TrimSpace(b.String()), nil
+}

@@ -1,0 +1,46 @@
+package dispatch
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	decisions     *prometheus.CounterVec
+	handleSeconds prometheus.Histogram
+	notices       *prometheus.CounterVec
+	sends         *prometheus.CounterVec
+	api           *prometheus.CounterVec
+	lastTick      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mashangban_dispatch_decisions_total",
+			Help: "Decisions handled by outcome: case, repeat, triage, duplicate, invalid, error.",
+		}, []string{"outcome"}),
+		handleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mashangban_dispatch_handle_seconds",
+			Help:    "Time to handle one decision (one transaction).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mashangban_dispatch_notices_total",
+			Help: "Reminders and cards issued by the deadline clock, by kind (remind_claim, remind_reply, remind_close, yellow, orange, red).",
+		}, []string{"kind"}),
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mashangban_replies_total",
+			Help: "Reply send attempts by channel and result (sent, already_sent, skipped, retry, failed).",
+		}, []string{"channel", "result"}),
+		api: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mashangban_api_requests_total",
+			Help: "Department API requests by action and HTTP status code.",
+		}, []string{"action", "code"}),
+		lastTick: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mashangban_dispatch_clock_last_tick_timestamp_seconds",
+			Help: "When the deadline clock last completed a tick.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.decisions, m.handleSeconds, m.notices, m.sends, m.api, m.lastTick)
+	}
+	return m
+}

@@ -15,6 +15,14 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -65,4 +73,92 @@ type DB interface {
 	Dialect() Dialect
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Store is mashangban's state on one database. Its methods hold the SQL;
+// DB is exported so that the entity files of this package, and callers that
+// need a transaction (DB.InTx), can reach the pool.
+type Store struct {
+	DB DB
+	// Now is the clock used for the times the store itself records
+	// (posts.inserted_at, source_cursors.updated_at, dead_letters.created_at).
+	Now    func() time.Time
+	logger *slog.Logger
+}
+
+// New wraps an open DB.
+func New(db DB, logger *slog.Logger) *Store {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{DB: db, Now: time.Now, logger: logger.With("component", "store")}
+}
+
+// Open connects to the database named by url and checks that it answers:
+//
+//	postgres://user:password@host:port/db?sslmode=disable (or postgresql://)
+//	sqlite:PATH, sqlite://PATH, file:PATH (an SQLite file, created if missing;
+//	    sqlite:///abs/path for an absolute path; extra ?key=value pairs go to
+//	    the modernc.org/sqlite driver)
+//
+// It does not migrate: call Migrate, or CheckSchema to refuse an old schema.
+// Error messages never contain the password.
+func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "store")
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		db, err := openPostgres(ctx, url, logger)
+		if err != nil {
+			return nil, err
+		}
+		return New(db, logger), nil
+	case strings.HasPrefix(url, "sqlite:"), strings.HasPrefix(url, "file:"):
+		rest := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:")
+		if strings.HasPrefix(rest, "//") {
+			rest = rest[2:]
+		}
+		path, query, _ := strings.Cut(rest, "?")
+		db, err := openSQLite(ctx, path, query, logger)
+		if err != nil {
+			return nil, err
+		}
+		return New(db, logger), nil
+	case url == "":
+		return nil, errors.New("open database: no database url (want postgres://... or sqlite:PATH)")
+	}
+	scheme, _, _ := strings.Cut(url, ":")
+	return nil, fmt.Errorf("open database: unsupported url scheme %q (want postgres://... or sqlite:PATH)", scheme)
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.DB.Ping(ctx) }
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.DB.Close() }
+
+func (s *Store) now() time.Time { return s.Now().UTC() }
+
+// querier returns q, or the pool when q is nil.
+func (s *Store) querier(q Querier) Querier {
+	if q == nil {
+		return s.DB
+	}
+	return q
+}
+
+// IsUniqueViolation reports whether err is a unique or primary key
+// constraint violation, on either dialect.
+func IsUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
 }

@@ -1,0 +1,220 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteDB is an SQLite file opened through modernc.org/sqlite.
+//
+// SQLite has one writer at a time. Every transaction begins IMMEDIATE, so it
+// takes the write lock up front and waits (busy_timeout) instead of failing
+// halfway when two transactions both try to upgrade a read lock; WAL lets
+// readers go on meanwhile.
+type sqliteDB struct {
+	db     *sql.DB
+	path   string
+	logger *slog.Logger
+}
+
+// sqliteQuerier is what *sql.DB and *sql.Tx have in common.
+type sqliteQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// openSQLite opens (creating if needed) the database file at path.
+// query holds extra DSN parameters for the driver, appended to ours.
+func openSQLite(ctx context.Context, path, query string, logger *slog.Logger) (*sqliteDB, error) {
+	if path == "" {
+		return nil, errors.New("open database: sqlite url names no file (want sqlite:PATH)")
+	}
+	if path == ":memory:" || strings.HasPrefix(path, ":memory:") {
+		return nil, errors.New("open database: in-memory sqlite is not supported, name a file (sqlite:PATH)")
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("open database: cannot create sqlite directory %q: %w", dir, err)
+	}
+	// Probe the file ourselves: SQLite's own message for a file it cannot
+	// create is "unable to open database file", which names nothing.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open database: cannot open sqlite file %q for writing: %w", path, err)
+	}
+	f.Close()
+
+	params := url.Values{}
+	params.Add("_pragma", "busy_timeout(5000)")
+	params.Add("_pragma", "journal_mode(WAL)")
+	params.Add("_pragma", "foreign_keys(1)")
+	params.Add("_pragma", "synchronous(NORMAL)")
+	params.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + params.Encode()
+	if query != "" {
+		dsn += "&" + query
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: sqlite file %q: %w", path, err)
+	}
+	// Readers run in parallel under WAL; writers queue on the busy timeout.
+	db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	db.SetConnMaxIdleTime(0)
+	d := &sqliteDB{db: db, path: path, logger: logger}
+	if err := d.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database: sqlite file %q: %w", path, err)
+	}
+	return d, nil
+}
+
+func (d *sqliteDB) Dialect() Dialect { return SQLite }
+
+// Ping checks the file is readable and is an SQLite database (a stray file
+// of another kind fails here rather than at the first query).
+func (d *sqliteDB) Ping(ctx context.Context) error {
+	var n int
+	if err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (d *sqliteDB) Close() error { return d.db.Close() }
+
+func (d *sqliteDB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return sqliteExec(ctx, d.db, q, args)
+}
+
+func (d *sqliteDB) Query(ctx context.Context, q string, args ...any) (Rows, error) {
+	return sqliteQuery(ctx, d.db, q, args)
+}
+
+func (d *sqliteDB) QueryRow(ctx context.Context, q string, args ...any) Row {
+	return sqliteRow{d.db.QueryRowContext(ctx, sqliteParams(q), sqliteArgs(args)...)}
+}
+
+// maxTxAttempts bounds how often InTx runs fn when the database asks for a
+// retry (busy, serialization failure, deadlock).
+const maxTxAttempts = 8
+
+func (d *sqliteDB) InTx(ctx context.Context, fn func(tx Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := d.tryTx(ctx, fn)
+		if err == nil || !sqliteRetryable(err) || attempt == maxTxAttempts {
+			return err
+		}
+		d.logger.DebugContext(ctx, "retrying transaction", "attempt", attempt, "error", err)
+		if err := sleepCtx(ctx, backoff(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *sqliteDB) tryTx(ctx context.Context, fn func(tx Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(sqliteTx{tx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// sqliteRetryable reports whether err is SQLite's "try again": another
+// connection holds the lock for longer than the busy timeout.
+func sqliteRetryable(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
+type sqliteTx struct{ tx *sql.Tx }
+
+func (t sqliteTx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return sqliteExec(ctx, t.tx, q, args)
+}
+
+func (t sqliteTx) Query(ctx context.Context, q string, args ...any) (Rows, error) {
+	return sqliteQuery(ctx, t.tx, q, args)
+}
+
+func (t sqliteTx) QueryRow(ctx context.Context, q string, args ...any) Row {
+	return sqliteRow{t.tx.QueryRowContext(ctx, sqliteParams(q), sqliteArgs(args)...)}
+}
+
+func sqliteExec(ctx context.Context, db sqliteQuerier, q string, args []any) (int64, error) {
+	res, err := db.ExecContext(ctx, sqliteParams(q), sqliteArgs(args)...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func sqliteQuery(ctx context.Context, db sqliteQuerier, q string, args []any) (Rows, error) {
+	rows, err := db.QueryContext(ctx, sqliteParams(q), sqliteArgs(args)...)
+	if err != nil {
+		return nil, err
+	}
+	return sqliteRows{rows}, nil
+}
+
+type sqliteRows struct{ rows *sql.Rows }
+
+func (r sqliteRows) Next() bool             { return r.rows.Next() }
+func (r sqliteRows) Err() error             { return r.rows.Err() }
+func (r sqliteRows) Close()                 { r.rows.Close() }
+func (r sqliteRows) Scan(dest ...any) error { return sqliteScan(r.rows.Scan, dest) }
+
+type sqliteRow struct{ row *sql.Row }
+
+func (r sqliteRow) Scan(dest ...any) error {
+	err := sqliteScan(r.row.Scan, dest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+func backoff(attempt int) time.Duration {
+	d := time.Duration(attempt*attempt) * 5 * time.Millisecond
+	// Spread retries of transactions that collided with each other.
+	return d + time.Duration(time.Now().UnixNano()%int64(5*time.Millisecond))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -46,9 +46,10 @@ type run struct {
 
 // drain polls src like the poller does, without sleeping: it keeps the
 // cursor only from successful polls, polls again while More is set, and
-// after an error polls again from the same cursor. It stops after a poll
-// that returns More == false (or maxPolls).
-func drain(t *testing.T, src ingest.Source, cur ingest.Cursor, maxPolls int) run {
+// after an error polls again from the same cursor; after a BackoffError it
+// first moves clk on by the wait, as the poller would sleep. It stops after
+// a poll that returns More == false (or maxPolls).
+func drain(t *testing.T, src ingest.Source, cur ingest.Cursor, maxPolls int, clk *clock) run {
 	t.Helper()
 	r := run{cursor: cur}
 	for r.polls < maxPolls {
@@ -56,6 +57,10 @@ func drain(t *testing.T, src ingest.Source, cur ingest.Cursor, maxPolls int) run
 		b, err := src.Poll(context.Background(), r.cursor)
 		if err != nil {
 			r.errs = append(r.errs, err)
+			var be *ingest.BackoffError
+			if errors.As(err, &be) {
+				clk.Advance(be.Wait)
+			}
 			continue
 		}
 		r.posts = append(r.posts, b.Posts...)

@@ -54,7 +54,7 @@ func TestMobilePollsTopic(t *testing.T) {
 	// A post under another topic is not part of the search.
 	fake.Add(weibofake.Post{ID: want[24] + 1, Text: "#别的话题# 不相关", CreatedAt: clk.Now()})
 
-	r := drain(t, src, "", 20)
+	r := drain(t, src, "", 20, clk)
 	if len(r.errs) != 0 {
 		t.Fatalf("errors: %v", r.errs)
 	}
@@ -91,14 +91,14 @@ func TestMobilePollsTopic(t *testing.T) {
 
 	// Nothing new: one request, no posts.
 	before := len(fake.Requests())
-	r2 := drain(t, src, r.cursor, 5)
+	r2 := drain(t, src, r.cursor, 5, clk)
 	if len(r2.posts) != 0 || len(r2.errs) != 0 || len(fake.Requests())-before != 1 {
 		t.Errorf("idle poll: %d posts, %v, %d requests", len(r2.posts), r2.errs, len(fake.Requests())-before)
 	}
 	// Three new posts: exactly those.
 	newPosts, newWant := makePosts(gen, clk.Now().Add(5*time.Minute), 3)
 	fake.Add(newPosts...)
-	r3 := drain(t, src, r2.cursor, 5)
+	r3 := drain(t, src, r2.cursor, 5, clk)
 	assertExactlyOnce(t, r3.posts, newWant)
 }
 
@@ -195,7 +195,7 @@ func TestMobileMisbehaviour(t *testing.T) {
 				want = tt.between(fake, want)
 			}
 			for range max(tt.rounds, 1) {
-				r := drain(t, src, cur, 30)
+				r := drain(t, src, cur, 30, clk)
 				all.posts = append(all.posts, r.posts...)
 				all.errs = append(all.errs, r.errs...)
 				cur = r.cursor
@@ -318,8 +318,8 @@ func TestMobileRestartMidWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := drain(t, restarted, b1.Next, 20)
-	r2 := drain(t, restarted, r.cursor, 20)
+	r := drain(t, restarted, b1.Next, 20, clk)
+	r2 := drain(t, restarted, r.cursor, 20, clk)
 	got := append(append(b1.Posts, r.posts...), r2.posts...)
 	assertExactlyOnce(t, got, append(want, extraWant...))
 	if len(r.errs)+len(r2.errs) != 0 {
@@ -339,14 +339,14 @@ func TestMobileBackfillAndBoundedCursor(t *testing.T) {
 			want = append(want, p.ID)
 		}
 	}
-	r := drain(t, src, "", 20)
+	r := drain(t, src, "", 20, clk)
 	assertExactlyOnce(t, r.posts, want)
 	var w window
 	if err := json.Unmarshal([]byte(r.cursor), &w); err != nil || len(w.Seen) > 12 || w.Floor == 0 {
 		t.Errorf("cursor not bounded: %s", r.cursor)
 	}
 	// The window forgot most IDs, but the floor keeps them known.
-	r2 := drain(t, src, r.cursor, 20)
+	r2 := drain(t, src, r.cursor, 20, clk)
 	if len(r2.posts) != 0 {
 		t.Errorf("second walk returned %v", ids(r2.posts))
 	}

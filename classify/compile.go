@@ -68,6 +68,7 @@ type modelRef struct {
 	p         Predictor
 	version   string
 	threshold float64
+	override  float64
 	labels    map[string]rules.ModelLabel
 }
 
@@ -190,7 +191,7 @@ func Compile(rs *rules.RuleSet, pred Predictor) (*Tree, error) {
 		t.routes = append(t.routes, cr)
 	}
 	if rs.Model != nil && pred != nil {
-		t.model = &modelRef{p: pred, version: pred.Version(), threshold: rs.Model.Threshold, labels: rs.Model.Labels}
+		t.model = &modelRef{p: pred, version: pred.Version(), threshold: rs.Model.Threshold, override: rs.Model.Override, labels: rs.Model.Labels}
 	}
 	return t, nil
 }

@@ -107,6 +107,8 @@ type Trace struct {
 	DistrictBy string
 	Routes     []RouteTrace
 	Model      *ModelTrace
+	// Overridden names the route that matched but that the model overruled.
+	Overridden string
 }
 
 // RouteTrace is one route's verdict. Routes after a final match are listed
@@ -123,6 +125,7 @@ type RouteTrace struct {
 type ModelTrace struct {
 	Version   string
 	Threshold float64
+	Override  float64
 	Label     string
 	Score     float64
 	Scores    []LabelScore
@@ -228,22 +231,38 @@ func (e *Engine) decide(p model.Post, trace bool) (model.Decision, *Trace) {
 		done = !r.cont
 	}
 
-	switch {
-	case len(matched) > 0:
-		e.applyRoutes(&d, matched, codes)
-	case t.model != nil:
-		pr := t.model.p.Predict(tokens, text)
-		ms := &model.ModelScore{Label: pr.Label, Score: pr.Confidence, Version: t.model.version, Top: map[string]float64{}}
-		for i, s := range pr.Scores {
+	var pr *Prediction
+	if t.model != nil && (len(matched) == 0 || t.model.override > 0) {
+		p := t.model.p.Predict(tokens, text)
+		pr = &p
+		ms := &model.ModelScore{Label: p.Label, Score: p.Confidence, Version: t.model.version, Top: map[string]float64{}}
+		for i, s := range p.Scores {
 			if i == 3 {
 				break
 			}
 			ms.Top[s.Label] = s.Prob
 		}
 		d.Explanation.Model = ms
-		used := e.applyModel(&d, pr, codes)
 		if trace {
-			tr.Model = &ModelTrace{Version: t.model.version, Threshold: t.model.threshold, Label: pr.Label, Score: pr.Confidence, Scores: pr.Scores, Used: used}
+			tr.Model = &ModelTrace{Version: t.model.version, Threshold: t.model.threshold, Override: t.model.override, Label: p.Label, Score: p.Confidence, Scores: p.Scores}
+		}
+	}
+	if len(matched) > 0 && pr != nil && e.overrides(*pr, matched[0]) {
+		// The model overrules the routes: they stay in the trace, not in
+		// the decision's explanation.
+		if trace {
+			tr.Overridden = matched[0].name
+		}
+		d.Explanation.Routes = nil
+		matched = nil
+	}
+	switch {
+	case len(matched) > 0:
+		e.applyRoutes(&d, matched, codes)
+	case pr != nil:
+		used := e.applyModel(&d, *pr, codes)
+		if trace {
+			tr.Model.Used = used
 		}
 	default:
 		e.fallback(&d)
@@ -255,6 +274,21 @@ func (e *Engine) decide(p model.Post, trace bool) (model.Decision, *Trace) {
 		setTriage(&d, n)
 	}
 	return d, tr
+}
+
+// overrides says whether a model answer overrules the first matched
+// route: confident enough, mapped to a category, and in a different
+// top-level group than the route's.
+func (e *Engine) overrides(pr Prediction, r *route) bool {
+	t := e.tree
+	if t.model.override <= 0 || pr.Confidence < t.model.override {
+		return false
+	}
+	cat, _ := t.mapLabel(pr.Label)
+	if cat == "" || r.category == "" {
+		return false
+	}
+	return t.TopCategory(cat).ID != t.TopCategory(r.category).ID
 }
 
 // setTriage marks d for triage; the first reason stays first.

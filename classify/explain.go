@@ -60,6 +60,9 @@ func WriteExplain(w io.Writer, d model.Decision, tr *Trace) error {
 		fmt.Fprintf(tw, "  %s %s\t%s\n", mark, r.Name, why)
 	}
 	tw.Flush()
+	if tr.Overridden != "" {
+		fmt.Fprintf(&b, "overruled: route %s, by the model (confidence at least %.2f, another category group)\n", tr.Overridden, tr.Model.Override)
+	}
 	if tr.Model == nil {
 		b.WriteString("model:     not consulted\n")
 	} else {

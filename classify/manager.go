@@ -33,6 +33,9 @@ type Options struct {
 	// and a rule set without a model section uses the triage threshold and
 	// maps labels to categories by id or name.
 	ModelFile string
+	// ModelOverride is the override threshold used with ModelFile when the
+	// rule set has no model section (see rules.ModelRef.Override).
+	ModelOverride float64
 	// NoModel ignores the rule set's model (rules test runs the rules alone).
 	NoModel bool
 	// Debounce is the quiet time before a file change reloads (default
@@ -172,7 +175,7 @@ func (m *Manager) build(_ context.Context) (*Engine, error) {
 		}
 		if file != "" {
 			if rs.Model == nil {
-				rs.Model = &rules.ModelRef{File: file, Threshold: rs.Triage.Threshold}
+				rs.Model = &rules.ModelRef{File: file, Threshold: rs.Triage.Threshold, Override: m.opts.ModelOverride}
 			}
 			rs.Model.File = file
 			if pred, err = LoadModel(file); err != nil {

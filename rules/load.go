@@ -694,7 +694,7 @@ func (l *loader) fallback(n *yaml.Node) {
 
 func (l *loader) model(n *yaml.Node) {
 	d := l.d
-	m := d.mapping(n, "model", "file", "threshold", "labels")
+	m := d.mapping(n, "model", "file", "threshold", "override", "labels")
 	if m == nil {
 		return
 	}
@@ -708,6 +708,9 @@ func (l *loader) model(n *yaml.Node) {
 	}
 	if f, ok := m["threshold"]; ok {
 		mr.Threshold = d.fraction(f.val, "model threshold")
+	}
+	if f, ok := m["override"]; ok {
+		mr.Override = d.fraction(f.val, "model override")
 	}
 	if f, ok := m["labels"]; ok {
 		lm := resolve(f.val)

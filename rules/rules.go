@@ -193,8 +193,13 @@ type Fallback struct {
 type ModelRef struct {
 	File      string // resolved against the rule directory
 	Threshold float64
-	Labels    map[string]ModelLabel // model label -> category and lead
-	Pos       Pos
+	// Override, if set, lets a model answer at least this confident
+	// overrule a matched route whose top-level category differs from the
+	// model's: keyword routes misfire on long letters that mention many
+	// subjects. 0 means routes always win.
+	Override float64
+	Labels   map[string]ModelLabel // model label -> category and lead
+	Pos      Pos
 }
 
 // ModelLabel maps one model label to a category and/or lead department.

@@ -182,9 +182,8 @@ type Dispatcher struct {
 	tokens map[string]DepartmentAuth // by hex SHA-256 of the token
 	names  map[string]string         // department id → name
 
-	wake     chan struct{} // a reply was queued
-	syncOnce sync.Mutex
-	synced   bool
+	wakeMu sync.Mutex
+	wakeCh chan struct{} // closed and replaced when a reply is queued
 }
 
 // New makes a Dispatcher on st. reg may be nil (no metrics registered).
@@ -240,7 +239,7 @@ func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Regi
 		m:      newMetrics(reg),
 		tokens: map[string]DepartmentAuth{},
 		names:  map[string]string{},
-		wake:   make(chan struct{}, 1),
+		wakeCh: make(chan struct{}),
 	}
 	for _, dep := range opts.Departments {
 		if dep.Name != "" {
@@ -322,11 +321,18 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 	return nil
 }
 
+// notifySender wakes every sender worker: replies were queued.
 func (d *Dispatcher) notifySender() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
-	}
+	d.wakeMu.Lock()
+	close(d.wakeCh)
+	d.wakeCh = make(chan struct{})
+	d.wakeMu.Unlock()
+}
+
+func (d *Dispatcher) wakeC() <-chan struct{} {
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	return d.wakeCh
 }
 
 // placed is what place did with a post.

@@ -398,3 +398,12 @@ func (w *sqlWhere) clause() string {
 	}
 	return "\n\t\tWHERE " + strings.Join(w.conds, " AND ")
 }
+
+// SetCaseLead records a new lead department of a case (after a transfer of
+// the lead assignment).
+func (s *Store) SetCaseLead(ctx context.Context, q Querier, id int64, lead string, at time.Time) error {
+	if _, err := s.querier(q).Exec(ctx, `UPDATE cases SET lead = $2, updated_at = $3 WHERE id = $1`, id, lead, at); err != nil {
+		return fmt.Errorf("set lead of case %d: %w", id, err)
+	}
+	return nil
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/mashangban/mashangban/model"
 )
 
 // Outbox states.
@@ -218,6 +220,34 @@ func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("outbox counts: %w", err)
+	}
+	return out, nil
+}
+
+// ReplyTargets returns the posts of a case (ID, channel, native ID, author,
+// text): everyone who reported the problem hears of its progress.
+func (s *Store) ReplyTargets(ctx context.Context, q Querier, caseID int64) ([]model.Post, error) {
+	rows, err := s.querier(q).Query(ctx, `
+		SELECT p.post_id, p.channel, p.native_id, p.author_id, p.text
+		FROM case_posts cp JOIN posts p ON p.post_id = cp.post_id
+		WHERE cp.case_id = $1
+		ORDER BY cp.merged_at, p.post_id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("reply targets of case %d: %w", caseID, err)
+	}
+	defer rows.Close()
+	var out []model.Post
+	for rows.Next() {
+		var p model.Post
+		var ch string
+		if err := rows.Scan(&p.ID, &ch, &p.NativeID, &p.Author.ID, &p.Text); err != nil {
+			return nil, fmt.Errorf("reply targets of case %d: %w", caseID, err)
+		}
+		p.Channel = model.Channel(ch)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reply targets of case %d: %w", caseID, err)
 	}
 	return out, nil
 }

@@ -1,0 +1,433 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/store"
+)
+
+// API returns the department API, to be mounted at /api/ (the routes below
+// carry the /api prefix). Every request needs "Authorization: Bearer
+// <token>" of a configured department or supervisor. JSON in and out;
+// errors are {"error": "..."} with 400 (bad request), 401 (no or unknown
+// token), 403 (another department's), 404 (unknown ID), 409 (wrong state).
+//
+//	GET  /api/assignments?state=pending,claimed&due_before=RFC3339&department=&after_id=&limit=
+//	GET  /api/assignments/{id}
+//	POST /api/assignments/{id}/claim
+//	POST /api/assignments/{id}/reply     {"text": "..."}
+//	POST /api/assignments/{id}/resolve   {"text": "..."}
+//	POST /api/assignments/{id}/transfer  {"to": "dept", "reason": "..."}
+//	POST /api/assignments/{id}/reopen    {"reason": "..."}
+//	GET  /api/cases?status=open&district=&after_id=&limit=
+//	GET  /api/cases/{no}                 the case, its assignments and audit events
+//	POST /api/cases/{no}/unmerge         {"post_id": "...", "reason": "..."}
+//	GET  /api/triage?state=waiting       (supervisor)
+//	POST /api/triage/{post_id}/route     {"lead": "...", "assist": [...], "reason": "..."} (supervisor)
+//	GET  /api/reports/weekly?week=2026-11-23&format=json|csv|md
+func (d *Dispatcher) API() http.Handler {
+	mux := http.NewServeMux()
+	h := func(pattern, action string, fn func(w http.ResponseWriter, r *http.Request, a Actor) (any, error)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			a, err := d.authenticate(r)
+			if err == nil {
+				var v any
+				v, err = fn(w, r, a)
+				if err == nil {
+					if v != nil {
+						writeJSON(w, http.StatusOK, v)
+					}
+					d.m.api.WithLabelValues(action, "200").Inc()
+					return
+				}
+			}
+			code := statusOf(err)
+			if code == http.StatusInternalServerError {
+				d.log.ErrorContext(r.Context(), "api", "action", action, "error", err)
+			}
+			d.m.api.WithLabelValues(action, strconv.Itoa(code)).Inc()
+			writeJSON(w, code, map[string]string{"error": err.Error()})
+		})
+	}
+	h("GET /api/assignments", "list_assignments", d.apiListAssignments)
+	h("GET /api/assignments/{id}", "get_assignment", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		id, err := pathID(r)
+		if err != nil {
+			return nil, err
+		}
+		as, err := d.st.GetAssignment(r.Context(), nil, id)
+		if err != nil {
+			return nil, err
+		}
+		if !a.Supervisor && as.Department != a.ID {
+			return nil, fmt.Errorf("%w: assignment %d belongs to another department", ErrForbidden, id)
+		}
+		return as, nil
+	})
+	h("POST /api/assignments/{id}/claim", "claim", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		id, err := pathID(r)
+		if err != nil {
+			return nil, err
+		}
+		return d.Claim(r.Context(), a, id)
+	})
+	h("POST /api/assignments/{id}/reply", "reply", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		var body struct{ Text string }
+		id, err := pathIDBody(r, &body)
+		if err != nil {
+			return nil, err
+		}
+		return d.Reply(r.Context(), a, id, body.Text)
+	})
+	h("POST /api/assignments/{id}/resolve", "resolve", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		var body struct{ Text string }
+		id, err := pathIDBody(r, &body)
+		if err != nil {
+			return nil, err
+		}
+		return d.Resolve(r.Context(), a, id, body.Text)
+	})
+	h("POST /api/assignments/{id}/transfer", "transfer", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		var body struct{ To, Reason string }
+		id, err := pathIDBody(r, &body)
+		if err != nil {
+			return nil, err
+		}
+		return d.Transfer(r.Context(), a, id, body.To, body.Reason)
+	})
+	h("POST /api/assignments/{id}/reopen", "reopen", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		var body struct{ Reason string }
+		id, err := pathIDBody(r, &body)
+		if err != nil {
+			return nil, err
+		}
+		return d.Reopen(r.Context(), a, id, body.Reason)
+	})
+	h("GET /api/cases", "list_cases", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		q := r.URL.Query()
+		f := store.CaseFilter{Status: model.CaseStatus(q.Get("status")), District: q.Get("district")}
+		if !a.Supervisor {
+			f.Department = a.ID
+		}
+		var err error
+		if f.AfterID, f.Limit, err = paging(q.Get("after_id"), q.Get("limit")); err != nil {
+			return nil, err
+		}
+		cs, err := d.st.ListCases(r.Context(), f)
+		if cs == nil {
+			cs = []model.Case{}
+		}
+		return cs, err
+	})
+	h("GET /api/cases/{no}", "get_case", d.apiGetCase)
+	h("POST /api/cases/{no}/unmerge", "unmerge", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		var body struct {
+			PostID string `json:"post_id"`
+			Reason string `json:"reason"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			return nil, err
+		}
+		c, err := d.st.GetCaseByNo(r.Context(), nil, r.PathValue("no"))
+		if err != nil {
+			return nil, err
+		}
+		cp, err := d.st.GetCasePost(r.Context(), nil, body.PostID)
+		if err != nil {
+			return nil, err
+		}
+		if cp.CaseID != c.ID {
+			return nil, fmt.Errorf("post %q is not in case %s: %w", body.PostID, c.No, ErrNotFound)
+		}
+		return d.Unmerge(r.Context(), a, body.PostID, body.Reason)
+	})
+	h("GET /api/triage", "list_triage", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		if !a.Supervisor {
+			return nil, fmt.Errorf("%w: only a supervisor sees triage", ErrForbidden)
+		}
+		state := r.URL.Query().Get("state")
+		if state == "" {
+			state = store.TriageWaiting
+		} else if state == "all" {
+			state = ""
+		}
+		_, limit, err := paging("", r.URL.Query().Get("limit"))
+		if err != nil {
+			return nil, err
+		}
+		items, err := d.st.ListTriage(r.Context(), state, limit)
+		if items == nil {
+			items = []store.TriageItem{}
+		}
+		return items, err
+	})
+	h("POST /api/triage/{post_id}/route", "route_triage", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+		var body Route
+		if err := decodeBody(r, &body); err != nil {
+			return nil, err
+		}
+		return d.RouteTriage(r.Context(), a, r.PathValue("post_id"), body)
+	})
+	h("GET /api/reports/weekly", "weekly_report", d.apiWeeklyReport)
+	h("/api/", "unknown", func(http.ResponseWriter, *http.Request, Actor) (any, error) {
+		return nil, fmt.Errorf("no such endpoint: %w", ErrNotFound)
+	})
+	return mux
+}
+
+var errUnauthorized = errors.New("missing or unknown bearer token")
+
+// authenticate maps the bearer token to a department: the configured tokens
+// first, then the tokens stored in the database (hashes only in both).
+func (d *Dispatcher) authenticate(r *http.Request) (Actor, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok = strings.TrimSpace(tok)
+	if !ok || tok == "" {
+		return Actor{}, errUnauthorized
+	}
+	h := hashToken(tok)
+	if dep, ok := d.tokens[h]; ok {
+		return Actor{ID: dep.ID, Supervisor: dep.Supervisor}, nil
+	}
+	dt, err := d.st.DepartmentByToken(r.Context(), h)
+	if errors.Is(err, store.ErrNotFound) {
+		return Actor{}, errUnauthorized
+	}
+	if err != nil {
+		return Actor{}, err
+	}
+	return Actor{ID: dt.Department, Supervisor: dt.Role == "supervisor"}, nil
+}
+
+// SaveTokens stores the hashes of the configured tokens in the database, so
+// that every dispatcher on it (and the audit) knows them.
+func (d *Dispatcher) SaveTokens(ctx context.Context) error {
+	var toks []store.DepartmentToken
+	for h, dep := range d.tokens {
+		role := "department"
+		if dep.Supervisor {
+			role = "supervisor"
+		}
+		toks = append(toks, store.DepartmentToken{Department: dep.ID, TokenHash: h, Role: role})
+	}
+	return d.st.SaveDepartmentTokens(ctx, toks, d.now())
+}
+
+func statusOf(err error) int {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, errUnauthorized):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, ErrInvalid), errors.As(err, &mbe):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v) //nolint:errcheck // the client went away
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, invalid("bad assignment id %q", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func pathIDBody(r *http.Request, body any) (int64, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, err
+	}
+	return id, decodeBody(r, body)
+}
+
+// decodeBody reads a JSON body of at most 64 KiB; unknown fields are errors,
+// an empty body is an empty object.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return invalid("bad JSON body: %v", err)
+	}
+	return nil
+}
+
+func paging(after, limit string) (int64, int, error) {
+	var a int64
+	var l int
+	var err error
+	if after != "" {
+		if a, err = strconv.ParseInt(after, 10, 64); err != nil {
+			return 0, 0, invalid("bad after_id %q", after)
+		}
+	}
+	if limit != "" {
+		if l, err = strconv.Atoi(limit); err != nil || l < 0 {
+			return 0, 0, invalid("bad limit %q", limit)
+		}
+	}
+	return a, l, nil
+}
+
+func (d *Dispatcher) apiListAssignments(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+	q := r.URL.Query()
+	f := store.AssignmentFilter{Department: q.Get("department")}
+	if !a.Supervisor {
+		if f.Department != "" && f.Department != a.ID {
+			return nil, fmt.Errorf("%w: a department lists only its own assignments", ErrForbidden)
+		}
+		f.Department = a.ID
+	}
+	if s := q.Get("state"); s != "" {
+		for _, st := range strings.Split(s, ",") {
+			switch model.AssignmentState(st) {
+			case model.AssignmentPending, model.AssignmentClaimed, model.AssignmentReplied, model.AssignmentResolved, model.AssignmentTransferred:
+				f.States = append(f.States, model.AssignmentState(st))
+			default:
+				return nil, invalid("unknown state %q", st)
+			}
+		}
+	}
+	if s := q.Get("due_before"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return nil, invalid("bad due_before %q (want RFC 3339)", s)
+		}
+		f.DueBefore = t
+	}
+	if c := q.Get("case_id"); c != "" {
+		id, err := strconv.ParseInt(c, 10, 64)
+		if err != nil {
+			return nil, invalid("bad case_id %q", c)
+		}
+		f.CaseID = id
+	}
+	var err error
+	if f.AfterID, f.Limit, err = paging(q.Get("after_id"), q.Get("limit")); err != nil {
+		return nil, err
+	}
+	as, err := d.st.ListAssignments(r.Context(), nil, f)
+	if as == nil {
+		as = []store.Assignment{}
+	}
+	return as, err
+}
+
+// caseView is a case with its assignments and audit trail.
+type caseView struct {
+	model.Case
+	Assignments []store.Assignment `json:"assignments"`
+	Events      []eventView        `json:"events"`
+}
+
+type eventView struct {
+	At           time.Time       `json:"at"`
+	Kind         string          `json:"kind"`
+	AssignmentID *int64          `json:"assignment_id,omitempty"`
+	PostID       string          `json:"post_id,omitempty"`
+	Actor        string          `json:"actor"`
+	Detail       json.RawMessage `json:"detail,omitempty"`
+}
+
+func (d *Dispatcher) apiGetCase(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+	ctx := r.Context()
+	c, err := d.st.GetCaseByNo(ctx, nil, r.PathValue("no"))
+	if err != nil {
+		return nil, err
+	}
+	as, err := d.st.ListAssignments(ctx, nil, store.AssignmentFilter{CaseID: c.ID, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	if !a.Supervisor {
+		mine := false
+		for _, x := range as {
+			mine = mine || x.Department == a.ID
+		}
+		if !mine {
+			return nil, fmt.Errorf("%w: case %s has no assignment of %q", ErrForbidden, c.No, a.ID)
+		}
+	}
+	evs, err := d.st.ListEvents(ctx, store.EventFilter{CaseID: &c.ID})
+	if err != nil {
+		return nil, err
+	}
+	v := caseView{Case: c, Assignments: as, Events: []eventView{}}
+	if v.Assignments == nil {
+		v.Assignments = []store.Assignment{}
+	}
+	for _, e := range evs {
+		v.Events = append(v.Events, eventView{At: e.At, Kind: e.Kind, AssignmentID: e.AssignmentID, PostID: e.PostID, Actor: e.Actor, Detail: e.Detail})
+	}
+	return v, nil
+}
+
+func (d *Dispatcher) apiWeeklyReport(w http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+	q := r.URL.Query()
+	now := d.now()
+	week := LastFullWeek(now, d.opts.Location)
+	if s := q.Get("week"); s != "" {
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return nil, invalid("bad week %q (want YYYY-MM-DD)", s)
+		}
+		week = t
+	}
+	rep, err := BuildReport(r.Context(), d.st, week, now, d.opts.Location, d.names)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Supervisor {
+		// A department sees its own line and the total.
+		var mine []ReportRow
+		for _, x := range rep.Rows {
+			if x.Department == a.ID {
+				mine = append(mine, x)
+			}
+		}
+		rep.Rows = mine
+	}
+	switch q.Get("format") {
+	case "", "json":
+		return rep, nil
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		return nil, rep.WriteCSV(w)
+	case "md", "markdown":
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		return nil, rep.WriteMarkdown(w)
+	}
+	return nil, invalid("unknown format %q (want json, csv or md)", q.Get("format"))
+}
+
+// LastFullWeek is the Monday (a date, at UTC midnight) of the last full
+// Monday-to-Sunday week before now in loc.
+func LastFullWeek(now time.Time, loc *time.Location) time.Time {
+	l := now.In(loc)
+	y, m, dd := l.Date()
+	day := time.Date(y, m, dd, 0, 0, 0, 0, time.UTC)
+	offset := (int(day.Weekday()) + 6) % 7 // days since Monday
+	return day.AddDate(0, 0, -offset-7)
+}

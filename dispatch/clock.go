@@ -1,0 +1,104 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mashangban/mashangban/store"
+)
+
+// noticeBatch is how many due assignments one query of Tick looks at.
+const noticeBatch = 200
+
+// RunClock calls Tick every interval until ctx is done.
+func (d *Dispatcher) RunClock(ctx context.Context, every time.Duration) error {
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := d.Tick(ctx, d.now()); err != nil && ctx.Err() == nil {
+			d.log.ErrorContext(ctx, "deadline clock tick failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Tick issues every reminder and card due at now that has not been issued:
+// each notice with its audit event in one transaction, keyed so that a
+// repeated or concurrent Tick issues nothing twice.
+func (d *Dispatcher) Tick(ctx context.Context, now time.Time) error {
+	now = now.UTC().Truncate(time.Microsecond)
+	lead := d.opts.ReminderLead
+	if lead < 0 {
+		lead = 0
+	}
+	for {
+		due, err := d.st.DueNotices(ctx, nil, now, lead, noticeBatch)
+		if err != nil {
+			return fmt.Errorf("deadline clock: %w", err)
+		}
+		issued := 0
+		for _, n := range due {
+			if d.opts.ReminderLead < 0 && isReminder(n.Kind) {
+				continue
+			}
+			ok, err := d.issue(ctx, n, now)
+			if err != nil {
+				return fmt.Errorf("deadline clock: %w", err)
+			}
+			if ok {
+				issued++
+			}
+		}
+		// A batch that issued nothing new means everything returned was
+		// done already (or disabled): stop rather than spin.
+		if len(due) < noticeBatch || issued == 0 {
+			break
+		}
+	}
+	d.m.lastTick.Set(float64(now.Unix()))
+	return nil
+}
+
+func isReminder(kind string) bool {
+	return kind == store.NoticeRemindClaim || kind == store.NoticeRemindReply || kind == store.NoticeRemindClose
+}
+
+func (d *Dispatcher) issue(ctx context.Context, n store.Notice, now time.Time) (bool, error) {
+	n.IssuedAt = now
+	var ok bool
+	err := d.st.DB.InTx(ctx, func(tx store.Tx) error {
+		var err error
+		ok, err = d.st.InsertNotice(ctx, tx, n)
+		if err != nil || !ok {
+			return err
+		}
+		a, err := d.st.GetAssignment(ctx, tx, n.AssignmentID)
+		if err != nil {
+			return err
+		}
+		kind := "card." + n.Kind
+		if isReminder(n.Kind) {
+			kind = "reminder." + n.Kind[len("remind_"):]
+		}
+		return d.event(ctx, tx, store.Event{At: now, Kind: kind, CaseID: &a.CaseID, AssignmentID: &a.ID, Actor: "clock",
+			DedupKey: fmt.Sprintf("notice:%d:%s:%d", n.AssignmentID, n.Kind, n.Deadline.UnixMicro())},
+			map[string]any{"department": n.Department, "deadline": n.Deadline, "case_no": a.CaseNo, "state": a.State})
+	})
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		d.m.notices.WithLabelValues(n.Kind).Inc()
+		d.log.InfoContext(ctx, "deadline notice", "kind", n.Kind, "assignment_id", n.AssignmentID,
+			"department", n.Department, "deadline", n.Deadline)
+	}
+	return ok, nil
+}

@@ -14,8 +14,8 @@ import (
 
 // Errors of the actions, mapped to HTTP statuses by the API.
 var (
-	ErrNotFound  = store.ErrNotFound                // 404
-	ErrForbidden = errors.New("forbidden")          // 403
+	ErrNotFound  = store.ErrNotFound               // 404
+	ErrForbidden = errors.New("forbidden")         // 403
 	ErrConflict  = errors.New("conflicting state") // 409
 )
 

@@ -12,8 +12,12 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrClosed is returned by Publish and Consume on a Log that has been closed.
+var ErrClosed = errors.New("stream: log closed")
 
 // Topic names used by mashangban (prefixed by the configured namespace).
 const (

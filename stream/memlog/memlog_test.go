@@ -1,0 +1,33 @@
+package memlog
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/mashangban/mashangban/stream"
+	"github.com/mashangban/mashangban/stream/streamtest"
+)
+
+func testOptions() Options {
+	return Options{Partitions: 3, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+}
+
+func openTest(t *testing.T, dir string, opts Options) *Log {
+	t.Helper()
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", dir, err)
+	}
+	return l
+}
+
+func TestContract(t *testing.T) {
+	streamtest.Run(t, streamtest.Backend{
+		Partitions: 3,
+		New: func(t *testing.T) func(t *testing.T) stream.Log {
+			dir := t.TempDir()
+			return func(t *testing.T) stream.Log { return openTest(t, dir, testOptions()) }
+		},
+	})
+}

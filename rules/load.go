@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -306,6 +308,7 @@ type loader struct {
 	seen        map[string]Pos // singleton sections
 	placesPos   Pos
 	ackPos      Pos
+	ackGiven    []string // channels (and "default") with a template, valid or not
 	fallbackSet bool
 	coordPos    Pos
 	catLeadPos  map[string]Pos
@@ -576,7 +579,11 @@ func (l *loader) match(n *yaml.Node, what string) Match {
 			}
 		}
 	}
-	if len(mt.All)+len(mt.Any)+len(mt.Phrases) == 0 && mt.Regex == "" {
+	_, hasAll := m["all"]
+	_, hasAny := m["any"]
+	_, hasPhrases := m["phrases"]
+	_, hasRegex := m["regex"]
+	if !hasAll && !hasAny && !hasPhrases && !hasRegex {
 		d.errf(n, "%s: match needs all, any, phrases or regex (it would match every post)", what)
 	}
 	return mt
@@ -606,10 +613,22 @@ func (l *loader) sla(n *yaml.Node, what string) *SLA {
 		d.errf(n, "%s: sla needs claim, reply or close", what)
 	}
 	if s.Claim > 0 && s.Reply > 0 && s.Claim > s.Reply {
-		d.errf(n, "%s: sla claim %s is later than reply %s", what, s.Claim, s.Reply)
+		d.errf(n, "%s: sla claim %s is later than reply %s", what, fmtDuration(s.Claim), fmtDuration(s.Reply))
 	}
 	if s.Reply > 0 && s.Close > 0 && s.Reply > s.Close {
-		d.errf(n, "%s: sla reply %s is later than close %s", what, s.Reply, s.Close)
+		d.errf(n, "%s: sla reply %s is later than close %s", what, fmtDuration(s.Reply), fmtDuration(s.Close))
+	}
+	return s
+}
+
+// fmtDuration prints 8h rather than 8h0m0s.
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
 }
@@ -638,6 +657,7 @@ func (l *loader) ack(n *yaml.Node) {
 		if !ok {
 			continue
 		}
+		l.ackGiven = append(l.ackGiven, k)
 		src := d.nonEmpty(f.val, "acknowledgement "+k)
 		if src == "" {
 			continue
@@ -864,7 +884,7 @@ func (l *loader) validate() {
 		l.errAt(firstPos, "no acknowledgement section: give templates for %s (or default)", strings.Join(Channels, ", "))
 	} else {
 		for _, c := range Channels {
-			if _, ok := rs.Ack[c]; !ok {
+			if _, ok := rs.Ack[c]; !ok && !slices.Contains(l.ackGiven, c) && !slices.Contains(l.ackGiven, "default") {
 				l.errAt(l.ackPos, "acknowledgement: no template for channel %q (add it or a default)", c)
 			}
 		}

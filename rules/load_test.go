@@ -184,7 +184,7 @@ func TestLoadNamedPlacesAndConfigMap(t *testing.T) {
 	// is itself a symlink to a timestamped directory.
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
-		"..2026_11_26_01/rules.yaml": minimalRules + "places: gazetteer.yaml\n",
+		"..2026_11_26_01/rules.yaml":     minimalRules + "places: gazetteer.yaml\n",
 		"..2026_11_26_01/gazetteer.yaml": "roads: []\n",
 	})
 	must := func(err error) {

@@ -70,16 +70,20 @@ func TestWatch(t *testing.T) {
 		change func(t *testing.T, dir string)
 	}{
 		{
-			name:  "write in place",
-			setup: func(t *testing.T, dir string) { must(t, os.WriteFile(filepath.Join(dir, "r.yaml"), []byte("a"), 0o644)) },
+			name: "write in place",
+			setup: func(t *testing.T, dir string) {
+				must(t, os.WriteFile(filepath.Join(dir, "r.yaml"), []byte("a"), 0o644))
+			},
 			change: func(t *testing.T, dir string) {
 				must(t, os.WriteFile(filepath.Join(dir, "r.yaml"), []byte("b"), 0o644))
 			},
 		},
 		{
 			// vim, many IDEs: write a temporary file, rename it over the original.
-			name:  "editor renames over the file",
-			setup: func(t *testing.T, dir string) { must(t, os.WriteFile(filepath.Join(dir, "r.yaml"), []byte("a"), 0o644)) },
+			name: "editor renames over the file",
+			setup: func(t *testing.T, dir string) {
+				must(t, os.WriteFile(filepath.Join(dir, "r.yaml"), []byte("a"), 0o644))
+			},
 			change: func(t *testing.T, dir string) {
 				tmp := filepath.Join(dir, ".r.yaml.swp")
 				must(t, os.WriteFile(tmp, []byte("b"), 0o644))

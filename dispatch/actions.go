@@ -48,7 +48,11 @@ func (d *Dispatcher) act(ctx context.Context, actor Actor, id int64, fn func(tx 
 		if !actor.Supervisor && a.Department != actor.ID {
 			return fmt.Errorf("%w: assignment %d belongs to another department", ErrForbidden, id)
 		}
-		if err := fn(tx, a, d.now()); err != nil {
+		now := d.now()
+		if err := d.issueEarnedCards(ctx, tx, a, now); err != nil {
+			return err
+		}
+		if err := fn(tx, a, now); err != nil {
 			return err
 		}
 		out, err = d.st.GetAssignment(ctx, tx, id)

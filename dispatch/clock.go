@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mashangban/mashangban/model"
 	"github.com/mashangban/mashangban/store"
 )
 
@@ -72,25 +73,14 @@ func isReminder(kind string) bool {
 }
 
 func (d *Dispatcher) issue(ctx context.Context, n store.Notice, now time.Time) (bool, error) {
-	n.IssuedAt = now
 	var ok bool
 	err := d.st.DB.InTx(ctx, func(tx store.Tx) error {
-		var err error
-		ok, err = d.st.InsertNotice(ctx, tx, n)
-		if err != nil || !ok {
-			return err
-		}
 		a, err := d.st.GetAssignment(ctx, tx, n.AssignmentID)
 		if err != nil {
 			return err
 		}
-		kind := "card." + n.Kind
-		if isReminder(n.Kind) {
-			kind = "reminder." + n.Kind[len("remind_"):]
-		}
-		return d.event(ctx, tx, store.Event{At: now, Kind: kind, CaseID: &a.CaseID, AssignmentID: &a.ID, Actor: "clock",
-			DedupKey: fmt.Sprintf("notice:%d:%s:%d", n.AssignmentID, n.Kind, n.Deadline.UnixMicro())},
-			map[string]any{"department": n.Department, "deadline": n.Deadline, "case_no": a.CaseNo, "state": a.State})
+		ok, err = d.issueNotice(ctx, tx, a, n, now)
+		return err
 	})
 	if err != nil {
 		return false, err
@@ -101,4 +91,48 @@ func (d *Dispatcher) issue(ctx context.Context, n store.Notice, now time.Time) (
 			"department", n.Department, "deadline", n.Deadline)
 	}
 	return ok, nil
+}
+
+// issueNotice records a notice and its audit event in tx, once.
+func (d *Dispatcher) issueNotice(ctx context.Context, tx store.Tx, a store.Assignment, n store.Notice, now time.Time) (bool, error) {
+	n.IssuedAt = now
+	ok, err := d.st.InsertNotice(ctx, tx, n)
+	if err != nil || !ok {
+		return false, err
+	}
+	kind := "card." + n.Kind
+	if isReminder(n.Kind) {
+		kind = "reminder." + n.Kind[len("remind_"):]
+	}
+	err = d.event(ctx, tx, store.Event{At: now, Kind: kind, CaseID: &a.CaseID, AssignmentID: &a.ID, Actor: "clock",
+		DedupKey: fmt.Sprintf("notice:%d:%s:%d", n.AssignmentID, n.Kind, n.Deadline.UnixMicro())},
+		map[string]any{"department": n.Department, "deadline": n.Deadline, "case_no": a.CaseNo, "state": a.State})
+	return err == nil, err
+}
+
+// issueEarnedCards issues, in tx, the cards a is due at now before an
+// action changes its state: a claim, reply, transfer or resolve after a
+// missed deadline keeps its card even if the clock has not ticked since.
+func (d *Dispatcher) issueEarnedCards(ctx context.Context, tx store.Tx, a store.Assignment, now time.Time) error {
+	var due []store.Notice
+	add := func(open bool, deadline time.Time, kind string) {
+		if open && !deadline.After(now) {
+			due = append(due, store.Notice{AssignmentID: a.ID, Kind: kind, Deadline: deadline, Department: a.Department})
+		}
+	}
+	pending := a.State == model.AssignmentPending
+	claimed := a.State == model.AssignmentClaimed
+	add(pending, a.ClaimBy, store.NoticeYellow)
+	add(pending || claimed, a.ReplyBy, store.NoticeOrange)
+	add(pending || claimed || a.State == model.AssignmentReplied, a.CloseBy, store.NoticeRed)
+	for _, n := range due {
+		ok, err := d.issueNotice(ctx, tx, a, n, now)
+		if err != nil {
+			return err
+		}
+		if ok {
+			d.m.notices.WithLabelValues(n.Kind).Inc()
+		}
+	}
+	return nil
 }

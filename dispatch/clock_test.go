@@ -1,0 +1,203 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/store"
+	"github.com/mashangban/mashangban/store/storetest"
+)
+
+// notices lists "department:kind" of every issued notice, sorted.
+func notices(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	rows, err := st.DB.Query(context.Background(), `SELECT department, kind FROM notices ORDER BY department, kind`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d, k string
+		if err := rows.Scan(&d, &k); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d+":"+k)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestClockIssuesEachNoticeOnceAcrossRestart(t *testing.T) {
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newFakeClock(start)
+		d := newTestDispatcher(t, st, clk)
+		mustHandle(t, d, decision(model.ChannelReplay, "c1", "路灯坏了", []string{"路灯", "坏"}, nil, huashan, ldj, cgj))
+		as, _ := st.ListAssignments(ctx, nil, store.AssignmentFilter{})
+		lead, assist := as[0], as[1]
+		h := func(n float64) time.Time { return start.Add(time.Duration(n * float64(time.Hour))) }
+		steps := []struct {
+			at   time.Time
+			do   func(d *Dispatcher)
+			want []string // all notices issued so far
+		}{
+			{at: h(19), want: nil},
+			{at: h(21), want: []string{"cgj:remind_claim", "ldj:remind_claim"}},
+			{at: h(22), do: func(d *Dispatcher) {
+				if _, err := d.Claim(ctx, Actor{ID: "ldj"}, lead.ID); err != nil {
+					t.Fatal(err)
+				}
+			}, want: []string{"cgj:remind_claim", "ldj:remind_claim"}},
+			{at: h(25), want: []string{"cgj:remind_claim", "cgj:yellow", "ldj:remind_claim"}},
+			{at: h(26), want: []string{"cgj:remind_claim", "cgj:yellow", "ldj:remind_claim"}},
+			{at: h(69), want: []string{"cgj:remind_claim", "cgj:remind_reply", "cgj:yellow", "ldj:remind_claim", "ldj:remind_reply"}},
+			{at: h(73), want: []string{"cgj:orange", "cgj:remind_claim", "cgj:remind_reply", "cgj:yellow", "ldj:orange", "ldj:remind_claim", "ldj:remind_reply"}},
+			{at: h(74), do: func(d *Dispatcher) {
+				if _, err := d.Reply(ctx, Actor{ID: "ldj"}, lead.ID, "已安排维修"); err != nil {
+					t.Fatal(err)
+				}
+			}, want: []string{"cgj:orange", "cgj:remind_claim", "cgj:remind_reply", "cgj:yellow", "ldj:orange", "ldj:remind_claim", "ldj:remind_reply"}},
+			{at: h(7*24 + 1), want: []string{"cgj:orange", "cgj:red", "cgj:remind_claim", "cgj:remind_reply", "cgj:yellow",
+				"ldj:orange", "ldj:red", "ldj:remind_claim", "ldj:remind_reply"}},
+		}
+		for i, s := range steps {
+			clk.Set(s.at)
+			if s.do != nil {
+				s.do(d)
+			}
+			// Two dispatchers tick at once, then the process "restarts":
+			// a new Dispatcher on the same store ticks again.
+			var wg sync.WaitGroup
+			for _, x := range []*Dispatcher{d, newTestDispatcher(t, st, clk)} {
+				wg.Go(func() {
+					if err := x.Tick(ctx, s.at); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			d = newTestDispatcher(t, st, clk)
+			if err := d.Tick(ctx, s.at); err != nil {
+				t.Fatal(err)
+			}
+			if got := notices(t, st); strings.Join(got, " ") != strings.Join(s.want, " ") {
+				t.Fatalf("step %d (%s): notices\n got %v\nwant %v", i, s.at.Sub(start), got, s.want)
+			}
+		}
+		// No tick fell within 4h before the close deadline: red cards, no
+		// close reminders.
+		evs, _ := st.ListEvents(ctx, store.EventFilter{})
+		kinds := map[string]int{}
+		for _, e := range evs {
+			kinds[e.Kind]++
+		}
+		if kinds["card.yellow"] != 1 || kinds["card.orange"] != 2 || kinds["card.red"] != 2 || kinds["reminder.claim"] != 2 {
+			t.Errorf("audit events by kind = %v", kinds)
+		}
+		a, _ := st.GetAssignment(ctx, nil, assist.ID)
+		if fmt.Sprint(a.Cards) != "[yellow orange red]" {
+			t.Errorf("assist cards = %v", a.Cards)
+		}
+	})
+}
+
+func TestClockCatchesUpAfterDowntime(t *testing.T) {
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newFakeClock(start)
+		d := newTestDispatcher(t, st, clk)
+		mustHandle(t, d, decision(model.ChannelReplay, "c1", "路灯坏了", []string{"路灯", "坏"}, nil, huashan, ldj))
+		// Down for nine days: one tick issues every card, no stale reminder.
+		if err := newTestDispatcher(t, st, clk).Tick(ctx, start.Add(9*24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(notices(t, st), " "); got != "ldj:orange ldj:red ldj:yellow" {
+			t.Errorf("notices after downtime = %s", got)
+		}
+	})
+}
+
+func TestTransferFairClock(t *testing.T) {
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newFakeClock(start)
+		d := newTestDispatcher(t, st, clk)
+		mustHandle(t, d, decision(model.ChannelReplay, "c1", "燃气味很重", []string{"燃气", "味"}, nil, huashan, cgj))
+		mustHandle(t, d, decision(model.ChannelReplay, "c2", "楼道堆物", []string{"楼道", "堆物"}, nil, yushan, cgj))
+		as, _ := st.ListAssignments(ctx, nil, store.AssignmentFilter{})
+		early, late := as[0], as[1]
+
+		clk.Set(start.Add(20 * time.Hour))
+		n, err := d.Transfer(ctx, Actor{ID: "cgj"}, early.ID, "gas", "燃气归燃气公司")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Department != "gas" || n.State != model.AssignmentPending || n.TransferredFrom == nil || *n.TransferredFrom != early.ID ||
+			!n.ClaimBy.Equal(start.Add(44*time.Hour)) || !n.ReplyBy.Equal(early.ReplyBy) || !n.CloseBy.Equal(early.CloseBy) ||
+			n.PolicyVersion != early.PolicyVersion {
+			t.Errorf("early transfer: %+v", n)
+		}
+		if c := caseOf(t, st, "replay:c1"); c.Lead != "gas" {
+			t.Errorf("case lead after transfer = %q", c.Lead)
+		}
+		// At 25h the original claim deadline has passed: the transferring
+		// department earns no card any more, the receiver is within its window.
+		if err := d.Tick(ctx, start.Add(25*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range notices(t, st) {
+			if x == "cgj:yellow" && count(t, st, `SELECT count(*) FROM notices WHERE assignment_id = $1 AND kind = 'yellow'`, early.ID) > 0 {
+				t.Errorf("the transferred assignment got a yellow card")
+			}
+			if x == "gas:yellow" {
+				t.Errorf("the receiver got a yellow card inside its fresh claim window")
+			}
+		}
+
+		// A transfer late in the week pushes reply and close only as far as
+		// the fresh claim window needs. cgj claimed the second one on day 1.
+		if _, err := d.Claim(ctx, Actor{ID: "cgj"}, late.ID); err != nil {
+			t.Fatal(err)
+		}
+		at := start.Add(6*24*time.Hour + 12*time.Hour)
+		clk.Set(at)
+		n2, err := d.Transfer(ctx, Actor{ID: "cgj"}, late.ID, "fire", "消防通道归消防")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := at.Add(24 * time.Hour); !n2.ClaimBy.Equal(want) || !n2.ReplyBy.Equal(want) || !n2.CloseBy.Equal(want) {
+			t.Errorf("late transfer deadlines = %s %s %s, want all %s", n2.ClaimBy, n2.ReplyBy, n2.CloseBy, want)
+		}
+		old, _ := st.GetAssignment(ctx, nil, late.ID)
+		if old.State != model.AssignmentTransferred || old.TransferredTo != "fire" {
+			t.Errorf("old assignment = %+v", old)
+		}
+		// cgj's orange for the missed reply (day 3) was issued at the transfer,
+		// though the clock had not ticked since: it was earned.
+		if err := d.Tick(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, st, `SELECT count(*) FROM notices WHERE assignment_id = $1 AND kind = 'orange'`, late.ID); n != 1 {
+			t.Errorf("orange cards of the transferring department = %d, want 1", n)
+		}
+		if err := d.Tick(ctx, at.Add(23*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, st, `SELECT count(*) FROM notices WHERE department = 'fire' AND kind IN ('yellow', 'orange', 'red')`); n != 0 {
+			t.Errorf("receiver carded within its window: %d", n)
+		}
+		if n := count(t, st, `SELECT count(*) FROM notices WHERE department = 'cgj' AND kind = 'red'`); n != 0 {
+			t.Errorf("transferring department carded after the transfer: %d red", n)
+		}
+	})
+}

@@ -1,0 +1,429 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/mashangban/mashangban/app"
+	"github.com/mashangban/mashangban/config"
+	"github.com/mashangban/mashangban/examples"
+	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/store"
+	"github.com/mashangban/mashangban/store/storetest"
+)
+
+// setup is one way of running mashangban: the embedded default, or Kafka
+// (an in-process kfake broker) with PostgreSQL (TEST_DATABASE_URL).
+type setup struct {
+	name string
+	cfg  func(t *testing.T, dataDir string) config.Config
+}
+
+var setups = []setup{
+	{"embedded", func(t *testing.T, dataDir string) config.Config {
+		c := config.Default()
+		c.DataDir = dataDir
+		c.HTTP.Listen = "127.0.0.1:0"
+		return c
+	}},
+	{"kafka+postgres", func(t *testing.T, dataDir string) config.Config {
+		c := config.Default()
+		c.DataDir = dataDir
+		c.HTTP.Listen = "127.0.0.1:0"
+		c.Kafka.Brokers = kafkaCluster(t)
+		c.Kafka.Partitions = 3
+		c.DB.URL = config.Secret(postgresSchema(t))
+		c.DB.Migrate = true
+		return c
+	}},
+}
+
+// clusters are shared per test: one broker for both runs of a restart test.
+var clusterMu sync.Mutex
+var clusters = map[string][]string{}
+
+func kafkaCluster(t *testing.T) []string {
+	t.Helper()
+	clusterMu.Lock()
+	defer clusterMu.Unlock()
+	root := strings.SplitN(t.Name(), "/", 2)[0] + "/" + strings.SplitN(t.Name()+"/", "/", 3)[1]
+	if addrs, ok := clusters[root]; ok {
+		return addrs
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	clusters[root] = c.ListenAddrs()
+	return c.ListenAddrs()
+}
+
+// postgresSchema returns TEST_DATABASE_URL pointed at a fresh schema (one per
+// top-level subtest, so a restart test's second run sees the first's data).
+var schemaMu sync.Mutex
+var schemas = map[string]string{}
+
+func postgresSchema(t *testing.T) string {
+	t.Helper()
+	base := storetest.PostgresURL(t)
+	schemaMu.Lock()
+	defer schemaMu.Unlock()
+	root := strings.SplitN(t.Name(), "/", 2)[0] + "/" + strings.SplitN(t.Name()+"/", "/", 3)[1]
+	if u, ok := schemas[root]; ok {
+		return u
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "msb_e2e_" + hex.EncodeToString(b)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, base)
+		if err == nil {
+			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(ctx)
+		}
+	})
+	pu, _ := url.Parse(base)
+	q := pu.Query()
+	q.Set("search_path", schema)
+	pu.RawQuery = q.Encode()
+	schemas[root] = pu.String()
+	return pu.String()
+}
+
+// running is an app started in-process.
+type running struct {
+	app    *app.App
+	cancel context.CancelFunc
+	done   chan error
+	logs   *syncBuffer
+}
+
+func start(t *testing.T, cfg config.Config, opts app.Options) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	opts.Logger = slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	started := make(chan *app.App, 1)
+	opts.Started = func(a *app.App) { started <- a }
+	go func() { r.done <- app.Run(ctx, cfg, opts) }()
+	select {
+	case r.app = <-started:
+	case err := <-r.done:
+		t.Fatalf("app did not start: %v\nlogs:\n%s", err, r.logs)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("app did not start in 60s\nlogs:\n%s", r.logs)
+	}
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+func (r *running) stop(t *testing.T) {
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("app.Run: %v", err)
+		}
+		r.done <- nil // a second stop returns at once
+	case <-time.After(30 * time.Second):
+		t.Errorf("app did not stop in 30s\nlogs:\n%s", r.logs)
+	}
+}
+
+// outcome is where one post ended up.
+type outcome struct {
+	caseKey string // the case's first post ID ("" for triage)
+	lead    string
+	triage  bool
+}
+
+// outcomes reads, for every handled post, its case (or triage) from the store.
+func outcomes(t *testing.T, st *store.Store) map[string][]outcome {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string][]outcome{}
+	rows, err := st.DB.Query(ctx, `
+		SELECT cp.post_id, c.first_post_id, c.lead
+		FROM case_posts cp JOIN cases c ON c.id = cp.case_id
+		WHERE cp.unmerged_at IS NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var post, first, lead string
+		if err := rows.Scan(&post, &first, &lead); err != nil {
+			t.Fatal(err)
+		}
+		out[post] = append(out[post], outcome{caseKey: first, lead: lead})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	rows, err = st.DB.Query(ctx, `SELECT post_id FROM triage WHERE state = 'waiting'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var post string
+		if err := rows.Scan(&post); err != nil {
+			t.Fatal(err)
+		}
+		out[post] = append(out[post], outcome{triage: true})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	return out
+}
+
+// examplePostIDs are the global IDs of the shipped example posts.
+func examplePostIDs(t *testing.T) []string {
+	t.Helper()
+	var ids []string
+	sc := bufio.NewScanner(bytes.NewReader(examples.Posts))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		var p struct {
+			ID      string `json:"id"`
+			Channel string `json:"channel"`
+		}
+		if err := json.Unmarshal([]byte(line), &p); err != nil {
+			t.Fatalf("example post: %v", err)
+		}
+		ch := p.Channel
+		if ch == "" {
+			ch = string(model.ChannelReplay)
+		}
+		if strings.Contains(p.ID, ":") {
+			ids = append(ids, p.ID)
+		} else {
+			ids = append(ids, ch+":"+p.ID)
+		}
+	}
+	return ids
+}
+
+// waitHandled waits until every post is handled (a case or triage).
+func waitHandled(t *testing.T, r *running, ids []string) map[string][]outcome {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		got := outcomes(t, r.app.Store())
+		missing := 0
+		for _, id := range ids {
+			if len(got[id]) == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d posts not handled after 90s\nlogs:\n%s", missing, len(ids), r.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestEndToEndSameCasesBothSetups runs the whole app on the shipped example
+// posts, embedded and on Kafka + PostgreSQL, and checks the same cases come
+// out: the same posts grouped into the same cases with the same leads.
+func TestEndToEndSameCasesBothSetups(t *testing.T) {
+	ids := examplePostIDs(t)
+	results := map[string]map[string][]outcome{}
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			cfg := s.cfg(t, t.TempDir())
+			r := start(t, cfg, app.Options{})
+			got := waitHandled(t, r, ids)
+			for _, id := range ids {
+				if n := len(got[id]); n != 1 {
+					t.Errorf("post %s is in %d cases or triage items, want 1", id, n)
+				}
+			}
+			// The local case list serves the same cases as JSON.
+			resp, err := http.Get("http://" + r.app.Addr() + "/cases?limit=1000")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var cases []model.Case
+			if err := json.NewDecoder(resp.Body).Decode(&cases); err != nil {
+				t.Fatalf("GET /cases: %v", err)
+			}
+			firsts := map[string]bool{}
+			for _, o := range got {
+				if !o[0].triage {
+					firsts[o[0].caseKey] = true
+				}
+			}
+			if len(cases) != len(firsts) {
+				t.Errorf("GET /cases listed %d cases, the store has %d", len(cases), len(firsts))
+			}
+			for _, c := range cases {
+				if !strings.HasPrefix(c.No, "MSB-") || !firsts[c.FirstPostID] {
+					t.Errorf("case %+v is not one of the store's", c)
+				}
+			}
+			if !strings.Contains(r.logs.String(), "reply") {
+				t.Errorf("no acknowledgement in the log:\n%s", r.logs)
+			}
+			results[s.name] = got
+		})
+	}
+	if len(results) == len(setups) {
+		a, b := summary(results[setups[0].name]), summary(results[setups[1].name])
+		if a != b {
+			t.Errorf("different cases:\n%s:\n%s\n%s:\n%s", setups[0].name, a, setups[1].name, b)
+		}
+	}
+}
+
+func summary(o map[string][]outcome) string {
+	var lines []string
+	for post, os := range o {
+		for _, x := range os {
+			lines = append(lines, fmt.Sprintf("%s -> case of %s lead=%s triage=%v", post, x.caseKey, x.lead, x.triage))
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestKillAndRestart stops the app abruptly in the middle of a replay
+// (cancelled with no drain), starts a new app on the same store and log, and
+// checks that every post ends up in exactly one case or triage item.
+func TestKillAndRestart(t *testing.T) {
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			file, ids := bigReplay(t, dataDir, 300)
+			cfg := s.cfg(t, dataDir)
+			cfg.Sources = []config.Source{{Name: "backfill", Type: config.SourceReplay, File: file, Interval: config.Duration(50 * time.Millisecond)}}
+
+			first := start(t, cfg, app.Options{DrainTimeout: -1})
+			// Wait until some, but not all, posts are handled, then cut.
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				n := len(outcomes(t, first.app.Store()))
+				if n >= 20 {
+					if n == len(ids) {
+						t.Logf("all %d posts were handled before the cut; the restart still must not double anything", n)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no progress in 60s\nlogs:\n%s", first.logs)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			first.stop(t)
+			cut := len(outcomes(t, openStore(t, cfg)))
+			t.Logf("cut after %d of %d posts", cut, len(ids))
+
+			second := start(t, cfg, app.Options{})
+			got := waitHandled(t, second, ids)
+			for _, id := range ids {
+				if n := len(got[id]); n != 1 {
+					t.Errorf("post %s is in %d cases or triage items, want exactly 1", id, n)
+				}
+			}
+			if len(got) != len(ids) {
+				t.Errorf("%d posts handled, want %d", len(got), len(ids))
+			}
+			// One acknowledgement per post, never two.
+			var dup int
+			if err := second.app.Store().DB.QueryRow(context.Background(),
+				`SELECT COUNT(*) FROM (SELECT post_id FROM outbox WHERE kind = 'ack' GROUP BY post_id HAVING COUNT(*) > 1) d`).Scan(&dup); err != nil {
+				t.Fatal(err)
+			}
+			if dup != 0 {
+				t.Errorf("%d posts have more than one acknowledgement", dup)
+			}
+		})
+	}
+}
+
+func openStore(t *testing.T, cfg config.Config) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), cfg.DBURL(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// bigReplay writes n distinct posts (varied subjects and places, so that
+// they make many cases) to a replay file.
+func bigReplay(t *testing.T, dir string, n int) (string, []string) {
+	t.Helper()
+	subjects := []string{"路灯不亮", "楼道窗户脱落", "广告牌强光扰民", "路面坑洼积水", "垃圾堆放无人清理", "夜间施工噪音扰民", "小区停车位被占", "流浪狗伤人"}
+	places := []string{"花山区湖东路", "雨山区阳湖社区", "博望区博望镇", "当涂县姑孰镇", "和县历阳镇", "含山县环峰镇"}
+	var buf bytes.Buffer
+	var ids []string
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("kr-%04d", i)
+		ids = append(ids, "replay:"+id)
+		fmt.Fprintf(&buf, `{"id":%q,"text":"%s第%d号楼附近%s，编号%d，请尽快处理","created_at":"2026-11-20 08:00:00"}`+"\n",
+			id, places[i%len(places)], i, subjects[(i/len(places))%len(subjects)], i*7919)
+	}
+	p := filepath.Join(dir, "backfill.jsonl")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p, ids
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var _ io.Writer = (*syncBuffer)(nil)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-ego/gse"
+	"github.com/mashangban/mashangban/classify/segment"
 )
 
 var update = flag.Bool("update", false, "rewrite data/common_words.txt and golden files")
@@ -20,23 +20,20 @@ var handPicked = []string{"新农村"}
 // ordinary is the rule for short forms that are ordinary words: gse's
 // dictionary knows the word and either uses it often (frequency 50 or more:
 // 人民, 长江, 花园) or not as a noun (团结, 幸福, 一心).
-func ordinary(seg *gse.Segmenter, w string) bool {
+func ordinary(seg *segment.Segmenter, w string) bool {
 	if slices.Contains(handPicked, w) {
 		return true
 	}
-	freq, pos, ok := seg.Find(w)
-	return ok && freq > 0 && (freq >= 50 || !strings.HasPrefix(pos, "n"))
+	freq, pos, ok := seg.Lookup(w)
+	return ok && (freq >= 50 || !strings.HasPrefix(pos, "n"))
 }
 
 // TestCommonWordsUpToDate checks data/common_words.txt against the rule in
 // ordinary, applied to every short form with gse's embedded dictionary. Run
 // with -update to rewrite it.
 func TestCommonWordsUpToDate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads gse's dictionary")
-	}
-	var seg gse.Segmenter
-	if err := seg.LoadDictEmbed("zh_s"); err != nil {
+	seg, err := segment.New(nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	divs, err := base()
@@ -46,7 +43,7 @@ func TestCommonWordsUpToDate(t *testing.T) {
 	set := map[string]bool{}
 	for _, d := range divs {
 		for _, f := range shortForms(d) {
-			if !shortEnough(f.text) && ordinary(&seg, f.text) {
+			if !shortEnough(f.text) && ordinary(seg, f.text) {
 				set[f.text] = true
 			}
 		}
@@ -61,7 +58,7 @@ func TestCommonWordsUpToDate(t *testing.T) {
 	b.WriteString("# matched as places: gse's dictionary knows them with frequency 50 or more,\n")
 	b.WriteString("# or not as a noun, or they are picked by hand (handPicked). Generated: go test ./classify/gazetteer -run TestCommonWordsUpToDate -update\n")
 	for _, w := range words {
-		freq, pos, _ := seg.Find(w)
+		freq, pos, _ := seg.Lookup(w)
 		fmt.Fprintf(&b, "%s\t# %s %.0f\n", w, pos, freq)
 	}
 	want := b.String()

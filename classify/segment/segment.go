@@ -1,0 +1,306 @@
+// Package segment cuts Chinese text into words the way gse does (its
+// embedded simplified-Chinese dictionary, the maximum-probability path over
+// the word DAG, and gse's HMM for runs of unknown characters), with the
+// gazetteer's place names added as user words so that a place stays one word
+// ("印山东路", never "印" "山东" "路").
+//
+// gse's own loader takes seconds and over 100 MB of heap to build its trie
+// and token structs, most of which only its search modes use. This package
+// keeps the dictionary as one flat hash table of about 14 MB built straight
+// from gse's embedded text, and can keep that table in a cache file that the
+// next start reads without parsing (NewCached). The cut is the same as gse's
+// Cut(text, true), word for word; see README.md for the figures and the test
+// that checks the equivalence.
+//
+// It is not for deciding anything about the words: see classify.
+//
+// gse's HMM model is a package-level global that every gse.Segmenter
+// reloads on creation; do not create gse segmenters elsewhere in a process
+// that cuts text concurrently.
+package segment
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"unicode/utf8"
+	_ "unsafe" // for go:linkname
+
+	"github.com/go-ego/gse"
+	"github.com/go-ego/gse/hmm"
+)
+
+// gseZhS is gse's embedded simplified-Chinese dictionary text (data/dict/zh/s_1.txt),
+// which gse does not export. Reading it directly saves gse's slow loader;
+// the build fails loudly if a gse release renames it.
+//
+//go:linkname gseZhS github.com/go-ego/gse.zhS
+var gseZhS string
+
+// UserFreq is the frequency given to user words: high, so that a place name
+// wins over any split of it.
+const UserFreq = 100000
+
+// Segmenter is safe for concurrent use once built.
+type Segmenter struct {
+	dict *dict
+	// user words and their proper prefixes, which override the dictionary.
+	user       map[string]float64
+	userPrefix map[string]bool
+}
+
+// Options configure NewWithOptions.
+type Options struct {
+	// CacheDir holds the prebuilt dictionary table (a file of about 14 MB
+	// named after gse's dictionary checksum). Empty: build it every time.
+	CacheDir string
+	// Logger reports cache misses and cache write failures; nil discards.
+	Logger *slog.Logger
+}
+
+var loadHMM = sync.OnceFunc(func() { hmm.LoadModel() })
+
+// New builds the dictionary from gse's embedded text and adds words (place
+// names, domain terms) with frequency UserFreq.
+func New(words []string) (*Segmenter, error) {
+	return NewWithOptions(words, Options{})
+}
+
+// NewCached is New with the dictionary table kept in cacheDir: read it if it
+// is there and matches gse's dictionary, else build it and write it.
+func NewCached(cacheDir string, words []string) (*Segmenter, error) {
+	return NewWithOptions(words, Options{CacheDir: cacheDir})
+}
+
+// NewWithOptions builds a Segmenter. A missing, stale or damaged cache file
+// is rebuilt; failing to write it is logged, not an error.
+func NewWithOptions(words []string, o Options) (*Segmenter, error) {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	loadHMM()
+	d, err := loadDict(o.CacheDir, gseZhS, logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Segmenter{dict: d, user: map[string]float64{}, userPrefix: map[string]bool{}}
+	for _, w := range words {
+		w = asciiLower(strings.TrimSpace(w))
+		if w == "" {
+			continue
+		}
+		s.user[w] = UserFreq
+		for i := range w {
+			if i > 0 {
+				s.userPrefix[w[:i]] = true
+			}
+		}
+	}
+	return s, nil
+}
+
+// CacheFile is the name of the cache file for gse's current dictionary.
+func CacheFile(cacheDir string) string { return cacheFile(cacheDir, gseZhS) }
+
+func cacheFile(cacheDir, source string) string {
+	return filepath.Join(cacheDir, fmt.Sprintf("gse-%s-zh_s-%08x.dict", gse.GetVersion(), checksum([]byte(source))))
+}
+
+// loadDict returns the table of the dictionary text source, from the cache
+// in cacheDir when it has a sound one.
+func loadDict(cacheDir, source string, logger *slog.Logger) (*dict, error) {
+	if cacheDir == "" {
+		return buildDict(source)
+	}
+	path := cacheFile(cacheDir, source)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		d, err := openDict(data)
+		if err == nil && d.sourceSum != checksum([]byte(source)) {
+			err = errors.New("built from another dictionary")
+		}
+		if err == nil {
+			return d, nil
+		}
+		logger.Warn("segment dictionary cache unusable, rebuilding", "path", path, "error", err)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		logger.Warn("segment dictionary cache unreadable, rebuilding", "path", path, "error", err)
+	}
+	d, err := buildDict(source)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(path, d.data); err != nil {
+		logger.Warn("segment dictionary cache not written", "path", path, "error", err)
+	} else {
+		logger.Info("segment dictionary cache written", "path", path, "bytes", len(d.data))
+	}
+	return d, nil
+}
+
+// writeFileAtomic writes through a temporary file and a rename, so that a
+// concurrent reader sees the old file or the whole new one.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("create cache dir: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".segment-*.tmp")
+	if err != nil {
+		return fmt.Errorf("create cache file: %w", err)
+	}
+	defer os.Remove(f.Name()) // after a successful rename this finds nothing
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write cache file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write cache file: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("rename cache file: %w", err)
+	}
+	return nil
+}
+
+// find answers like gse's Dictionary.Find: ok if s is a word or a prefix of
+// one, with the word's frequency (0 for a prefix only).
+func (s *Segmenter) find(w string) (float64, bool) {
+	if f, ok := s.user[w]; ok {
+		return f, true
+	}
+	if f, _, ok := s.dict.lookup(w); ok {
+		return f, true
+	}
+	return 0, s.userPrefix[w]
+}
+
+// Lookup reports gse's frequency and part of speech of a dictionary word
+// (user words have frequency UserFreq and part of speech "").
+func (s *Segmenter) Lookup(word string) (freq float64, pos string, ok bool) {
+	word = asciiLower(word)
+	if f, ok := s.user[word]; ok {
+		return f, "", true
+	}
+	f, tag, ok := s.dict.lookup(word)
+	if !ok || f == 0 {
+		return 0, "", false
+	}
+	return f, tag, true
+}
+
+// Cut returns the words of text, without blanks, as gse's Cut(text, true)
+// does (HMM on for unknown words; text lowered as gse lowers it).
+func (s *Segmenter) Cut(text string) []string {
+	if gse.ToLower {
+		text = strings.ToLower(text)
+	}
+	runes := []rune(text)
+	route := s.route(runes)
+	out := make([]string, 0, len(runes)/2+1)
+	emit := func(w string) {
+		if strings.TrimSpace(w) != "" {
+			out = append(out, w)
+		}
+	}
+	var buf []rune
+	flush := func() {
+		switch {
+		case len(buf) == 0:
+		case len(buf) == 1:
+			emit(string(buf))
+		default:
+			// A run of single characters: gse hands it to the HMM unless the
+			// whole run is itself a word.
+			str := string(buf)
+			if f, ok := s.find(str); !ok || f == 0 {
+				for _, w := range hmm.Cut(str) {
+					emit(w)
+				}
+			} else {
+				for _, r := range buf {
+					emit(string(r))
+				}
+			}
+		}
+		buf = buf[:0]
+	}
+	for x := 0; x < len(runes); {
+		y := route[x].index + 1
+		if y-x == 1 {
+			buf = append(buf, runes[x])
+		} else {
+			flush()
+			emit(string(runes[x:y]))
+		}
+		x = y
+	}
+	flush()
+	return out
+}
+
+type step struct {
+	logp  float64
+	index int // last rune of the best word starting here
+}
+
+type edge struct {
+	end  int // last rune of the word
+	freq float64
+	ok   bool
+}
+
+// route is gse's calc: for each position, the best word to start there on
+// the maximum-probability path to the end (log frequencies over the total;
+// ties go to the longer word). Its quirks are kept on purpose, so the cut
+// stays gse's: a character that is only a prefix of words scores log(0).
+func (s *Segmenter) route(runes []rune) []step {
+	n := len(runes)
+	// Byte offsets of the runes in text, so that candidate words are
+	// substrings of one string rather than new allocations.
+	text := string(runes)
+	off := make([]int, n+1)
+	for i, b := 0, 0; i < n; i++ {
+		off[i] = b
+		b += utf8.RuneLen(runes[i])
+		off[i+1] = b
+	}
+	rs := make([]step, n+1)
+	logT := math.Log(s.dict.total)
+	var edges []edge
+	for k := n - 1; k >= 0; k-- {
+		// The DAG: every word text[k:i+1] in the dictionary, or the
+		// character alone if there is none.
+		edges = edges[:0]
+		for i := k; i < n; i++ {
+			f, ok := s.find(text[off[k]:off[i+1]])
+			if !ok {
+				break
+			}
+			if f > 0 {
+				edges = append(edges, edge{i, f, true})
+			}
+		}
+		if len(edges) == 0 {
+			f, ok := s.find(text[off[k]:off[k+1]])
+			edges = append(edges, edge{k, f, ok})
+		}
+		for j, e := range edges {
+			f := e.freq
+			if !e.ok {
+				f = 1
+			}
+			r := step{logp: math.Log(f) - logT + rs[e.end+1].logp, index: e.end}
+			if j == 0 || rs[k].logp < r.logp || (rs[k].logp == r.logp && rs[k].index < r.index) {
+				rs[k] = r
+			}
+		}
+	}
+	return rs
+}

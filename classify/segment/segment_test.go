@@ -1,0 +1,252 @@
+package segment_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mashangban/mashangban/classify/gazetteer"
+	"github.com/mashangban/mashangban/classify/segment"
+)
+
+// defaultPlaces is the places file of the default rule set, in the repository.
+var defaultPlaces = filepath.Join("..", "..", "rules", "default", "places.yaml")
+
+func gazetteerWords(t testing.TB) []string {
+	t.Helper()
+	data, err := os.ReadFile(defaultPlaces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	places, err := gazetteer.ParsePlaces("places.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gazetteer.New(places)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.Words()
+}
+
+// One cache directory for the whole test binary: the table is built once.
+var cacheDir = sync.OnceValue(func() string {
+	dir, err := os.MkdirTemp("", "segment-test-")
+	if err != nil {
+		panic(err)
+	}
+	return dir
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	os.RemoveAll(cacheDir())
+	os.Exit(code)
+}
+
+var (
+	withPlaces = sync.OnceValues(func() (*segment.Segmenter, error) {
+		return segment.NewCached(cacheDir(), gazetteerWordsOrPanic())
+	})
+	plain = sync.OnceValues(func() (*segment.Segmenter, error) { return segment.NewCached(cacheDir(), nil) })
+)
+
+func gazetteerWordsOrPanic() []string {
+	data, err := os.ReadFile(defaultPlaces)
+	if err != nil {
+		panic(err)
+	}
+	places, err := gazetteer.ParsePlaces("places.yaml", data)
+	if err != nil {
+		panic(err)
+	}
+	g, err := gazetteer.New(places)
+	if err != nil {
+		panic(err)
+	}
+	return g.Words()
+}
+
+func TestCutPlaces(t *testing.T) {
+	s, err := withPlaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		text string
+		want []string // words that must appear, whole
+		not  []string // words that must not appear
+	}{
+		{"华山南路马向路至印山东路一段过去十分脏乱", []string{"华山南路", "马向路", "印山东路"}, []string{"山东"}},
+		{"阳湖花园12栋3单元楼梯间3楼窗户脱落", []string{"阳湖花园", "窗户", "脱落"}, []string{"阳湖"}},
+		{"马鞍山市花山区东方城二区16栋不足20米", []string{"花山区", "东方城二区"}, []string{"东方"}},
+		{"可因地处花山区和雨山区的交界处", []string{"花山区", "和", "雨山区", "交界处"}, []string{"区和"}},
+		{"家住马鞍山市花山区森隆英郡小区的赵先生", []string{"森隆英郡小区"}, nil},
+		{"雨山区阳湖社区党委书记", []string{"雨山区", "阳湖社区"}, nil},
+		{"向山镇锁库村委会门口", []string{"向山镇", "锁库村委会"}, nil},
+		{"和县乌江镇霸王祠附近", []string{"和县", "乌江镇", "霸王祠"}, nil},
+		{"慈湖高新区的企业拖欠工资", []string{"慈湖高新区", "企业", "拖欠工资"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			got := s.Cut(tt.text)
+			for _, w := range tt.want {
+				if !slices.Contains(got, w) {
+					t.Errorf("Cut(%q) = %q: no %q", tt.text, got, w)
+				}
+			}
+			for _, w := range tt.not {
+				if slices.Contains(got, w) {
+					t.Errorf("Cut(%q) = %q: has %q", tt.text, got, w)
+				}
+			}
+			if strings.Join(got, "") != strings.Join(strings.Fields(tt.text), "") {
+				t.Errorf("Cut(%q) = %q does not cover the text", tt.text, got)
+			}
+		})
+	}
+}
+
+// Without the gazetteer's words gse's dictionary cuts 印山东路 with 山东 in
+// it: the user words are what keep it whole.
+func TestUserWordsMatter(t *testing.T) {
+	s, err := plain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Cut("印山东路"); !slices.Contains(got, "山东") {
+		t.Errorf("gse's dictionary alone cut 印山东路 as %q", got)
+	}
+	s2, err := segment.NewCached(cacheDir(), []string{"印山东路", " ", ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(segment.CacheFile(cacheDir())); err != nil {
+		t.Errorf("NewCached wrote no cache file: %v", err)
+	}
+	if got := s2.Cut("印山东路"); !slices.Equal(got, []string{"印山东路"}) {
+		t.Errorf("with the user word: %q", got)
+	}
+	if f, pos, ok := s2.Lookup("印山东路"); !ok || f != segment.UserFreq || pos != "" {
+		t.Errorf("Lookup(印山东路) = %v %q %v", f, pos, ok)
+	}
+	if f, pos, ok := s2.Lookup("山东"); !ok || f <= 0 || pos != "ns" {
+		t.Errorf("Lookup(山东) = %v %q %v, want a place name (ns) with a frequency", f, pos, ok)
+	}
+	if _, _, ok := s2.Lookup("印山东"); ok {
+		t.Error("Lookup found a prefix that is not a word")
+	}
+}
+
+func TestCutEdgeCases(t *testing.T) {
+	s, err := plain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		text string
+		want []string
+	}{
+		{"", []string{}},
+		{"   \t\n", []string{}},
+		{"Hello World", []string{"hello", "world"}},
+		{"路灯坏了", []string{"路灯", "坏", "了"}},
+	}
+	for _, tt := range tests {
+		if got := s.Cut(tt.text); !slices.Equal(got, tt.want) {
+			t.Errorf("Cut(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+	}
+	// Invalid UTF-8 and emoji never panic and leave no blanks.
+	for _, text := range []string{"\xff\xfe窗户", "楼道😀窗户", strings.Repeat("办", 5000)} {
+		for _, w := range s.Cut(text) {
+			if strings.TrimSpace(w) == "" {
+				t.Errorf("Cut(%q) has a blank word", text)
+			}
+		}
+	}
+}
+
+func TestConcurrentCut(t *testing.T) {
+	s, err := withPlaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"华山南路马向路至印山东路一段", "阳湖花园12栋3单元楼梯间3楼窗户脱落", "小区门口没路灯、绿地上面有人种菜"}
+	want := make([][]string, len(texts))
+	for i, text := range texts {
+		want[i] = s.Cut(text)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				k := (g + i) % len(texts)
+				if got := s.Cut(texts[k]); !slices.Equal(got, want[k]) {
+					t.Errorf("concurrent Cut(%q) = %q, want %q", texts[k], got, want[k])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+const benchText = "大厦楼顶安装的强光广告牌，距离马鞍山市花山区东方城二区16栋不足20米，一直亮到夜间近11点，" +
+	"周边居民的生活受到影响。菜地七零八落、塑料垃圾乱披乱挂、建筑物料随意堆放，马鞍山市华山南路马向路至印山东路一段过去十分脏乱。"
+
+func heapMB() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc) / (1 << 20)
+}
+
+// BenchmarkNew is a start without a cache: the table built from gse's text.
+func BenchmarkNew(b *testing.B) {
+	words := gazetteerWords(b)
+	var s *segment.Segmenter
+	before := heapMB()
+	for b.Loop() {
+		var err error
+		if s, err = segment.New(words); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(heapMB()-before, "heap-MB")
+	runtime.KeepAlive(s)
+}
+
+// BenchmarkNewCached is a start with the cache file in place.
+func BenchmarkNewCached(b *testing.B) {
+	words := gazetteerWords(b)
+	dir := b.TempDir()
+	if _, err := segment.NewCached(dir, words); err != nil {
+		b.Fatal(err)
+	}
+	var s *segment.Segmenter
+	before := heapMB()
+	for b.Loop() {
+		var err error
+		if s, err = segment.NewCached(dir, words); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(heapMB()-before, "heap-MB")
+	runtime.KeepAlive(s)
+}
+
+func BenchmarkCut(b *testing.B) {
+	s, err := withPlaces()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(benchText)))
+	for b.Loop() {
+		s.Cut(benchText)
+	}
+}

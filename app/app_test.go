@@ -299,6 +299,18 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 					t.Errorf("case %+v is not one of the store's", c)
 				}
 			}
+			metrics := httpGet(t, "http://"+r.app.Addr()+"/metrics", 200)
+			if want := fmt.Sprintf("mashangban_posts_in_total %d\n", len(ids)); !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+			for _, name := range []string{"mashangban_decisions_total{outcome=", "mashangban_stage_duration_seconds_bucket{stage=\"classify\"", "mashangban_dispatched_total"} {
+				if !strings.Contains(metrics, name) {
+					t.Errorf("/metrics lacks %s", name)
+				}
+			}
+			if ready := httpGet(t, "http://"+r.app.Addr()+"/readyz", 200); !strings.Contains(ready, `"store": "ok"`) || !strings.Contains(ready, `"log": "ok"`) {
+				t.Errorf("/readyz = %s", ready)
+			}
 			if !strings.Contains(r.logs.String(), "reply") {
 				t.Errorf("no acknowledgement in the log:\n%s", r.logs)
 			}
@@ -311,6 +323,20 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 			t.Errorf("different cases:\n%s:\n%s\n%s:\n%s", setups[0].name, a, setups[1].name, b)
 		}
 	}
+}
+
+func httpGet(t *testing.T, u string, wantCode int) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantCode {
+		t.Errorf("GET %s: %d, want %d: %s", u, resp.StatusCode, wantCode, b)
+	}
+	return string(b)
 }
 
 func summary(o map[string][]outcome) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -85,6 +86,9 @@ func openLog(ctx context.Context, cfg config.Config, logger *slog.Logger) (strea
 			return nil, fmt.Errorf("data_dir: in-process log: %w", err)
 		}
 		return l, nil
+	}
+	if err := dialAny(ctx, cfg.Kafka.Brokers); err != nil {
+		return nil, fmt.Errorf("kafka.brokers: %w", err)
 	}
 	l, err := kafka.Open(ctx, kafka.Options{
 		Brokers:           cfg.Kafka.Brokers,
@@ -245,4 +249,24 @@ func (a *App) repliers(cfg config.Config, extra []ingest.Replier) (map[model.Cha
 		out[r.Channel()] = r
 	}
 	return out, nil
+}
+
+// dialAny checks that at least one broker accepts a TCP connection, so an
+// unreachable cluster is reported as such rather than as a protocol error.
+func dialAny(ctx context.Context, addrs []string) error {
+	var d net.Dialer
+	var firstErr error
+	for _, a := range addrs {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err := d.DialContext(dctx, "tcp", a)
+		cancel()
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return fmt.Errorf("cannot reach any broker of %v: %w", addrs, firstErr)
 }

@@ -116,7 +116,7 @@ func (d *Dispatcher) issueNotice(ctx context.Context, tx store.Tx, a store.Assig
 func (d *Dispatcher) issueEarnedCards(ctx context.Context, tx store.Tx, a store.Assignment, now time.Time) error {
 	var due []store.Notice
 	add := func(open bool, deadline time.Time, kind string) {
-		if open && !deadline.After(now) {
+		if open && deadline.Before(now) {
 			due = append(due, store.Notice{AssignmentID: a.ID, Kind: kind, Deadline: deadline, Department: a.Department})
 		}
 	}

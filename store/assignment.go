@@ -245,7 +245,8 @@ func (s *Store) InsertNotice(ctx context.Context, q Querier, n Notice) (inserted
 
 // DueNotices returns, for active assignments, the notices that are due at
 // now and not issued yet: a reminder when now is within lead of a deadline
-// not yet passed, a card when the deadline has passed. At most limit
+// not yet passed, a card when the deadline has passed (now is after it: a
+// step done at the deadline itself is on time). At most limit
 // assignments are looked at per call.
 func (s *Store) DueNotices(ctx context.Context, q Querier, now time.Time, lead time.Duration, limit int) ([]Notice, error) {
 	soon := now.Add(lead)
@@ -255,17 +256,17 @@ func (s *Store) DueNotices(ctx context.Context, q Querier, now time.Time, lead t
 		SELECT a.id, a.department, a.state, a.claim_by, a.reply_by, a.close_by
 		FROM assignments a
 		WHERE a.state IN ('pending', 'claimed', 'replied') AND (
-		       (a.state = 'pending' AND a.claim_by <= $1
+		       (a.state = 'pending' AND a.claim_by < $1
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'yellow' AND n.deadline = a.claim_by))
-		    OR (a.state = 'pending' AND a.claim_by > $1 AND a.claim_by <= $2
+		    OR (a.state = 'pending' AND a.claim_by >= $1 AND a.claim_by <= $2
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'remind_claim' AND n.deadline = a.claim_by))
-		    OR (a.state IN ('pending', 'claimed') AND a.reply_by <= $1
+		    OR (a.state IN ('pending', 'claimed') AND a.reply_by < $1
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'orange' AND n.deadline = a.reply_by))
-		    OR (a.state IN ('pending', 'claimed') AND a.reply_by > $1 AND a.reply_by <= $2
+		    OR (a.state IN ('pending', 'claimed') AND a.reply_by >= $1 AND a.reply_by <= $2
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'remind_reply' AND n.deadline = a.reply_by))
-		    OR (a.close_by <= $1
+		    OR (a.close_by < $1
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'red' AND n.deadline = a.close_by))
-		    OR (a.close_by > $1 AND a.close_by <= $2
+		    OR (a.close_by >= $1 AND a.close_by <= $2
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'remind_close' AND n.deadline = a.close_by))
 		)
 		ORDER BY a.id
@@ -290,7 +291,7 @@ func (s *Store) DueNotices(ctx context.Context, q Querier, now time.Time, lead t
 		step := func(open bool, deadline time.Time, remind, card string) {
 			switch {
 			case !open:
-			case !deadline.After(now):
+			case deadline.Before(now):
 				add(card, deadline)
 			case !deadline.After(soon):
 				add(remind, deadline)

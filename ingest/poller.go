@@ -34,6 +34,13 @@ type DeadLetters interface {
 	AddDeadLetter(ctx context.Context, r Rejected) error
 }
 
+// Paced is implemented by sources that know their platform's poll quota.
+// NewPoller uses it when PollerOptions.Rate is zero.
+type Paced interface {
+	Rate() rate.Limit
+	Burst() int
+}
+
 // PollerOptions tune a Poller; zero values take the defaults shown.
 type PollerOptions struct {
 	// Interval between polls when the source has nothing more (1m), spread
@@ -43,7 +50,8 @@ type PollerOptions struct {
 	// MoreDelay is the pause before polling again when a batch said More (1s).
 	MoreDelay time.Duration
 	// Rate and Burst limit polls of this source (the platform's quota); a
-	// zero Rate means no limit beyond the interval.
+	// zero Rate takes the source's own (Paced), else no limit beyond the
+	// interval.
 	Rate  rate.Limit
 	Burst int
 	// BackoffMin and BackoffMax bound the exponential backoff after
@@ -166,6 +174,9 @@ type Poller struct {
 func NewPoller(src Source, pub Publisher, cursors CursorStore, dead DeadLetters, opts PollerOptions, logger *slog.Logger, reg prometheus.Registerer) (*Poller, error) {
 	if src == nil || pub == nil || cursors == nil || dead == nil {
 		return nil, errors.New("ingest: poller needs a source, publisher, cursor store and dead letters")
+	}
+	if ps, ok := src.(Paced); ok && opts.Rate == 0 {
+		opts.Rate, opts.Burst = ps.Rate(), ps.Burst()
 	}
 	opts.defaults()
 	if logger == nil {

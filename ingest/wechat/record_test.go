@@ -95,8 +95,8 @@ func TestDecodeRecord(t *testing.T) {
 			},
 		},
 		{
-			name: "epoch seconds number and nested fields",
-			raw:  `{"_id":"y","form":{"text":"井盖缺失","who":"老王"},"ts":1715041964,"loc":{}}`,
+			name:   "epoch seconds number and nested fields",
+			raw:    `{"_id":"y","form":{"text":"井盖缺失","who":"老王"},"ts":1715041964,"loc":{}}`,
 			fields: Fields{Created: "ts", Text: "form.text", Author: "form.who", Location: "loc"},
 			check: func(t *testing.T, r Record) {
 				if r.Text != "井盖缺失" || r.Author != "老王" || !r.Created.Equal(at) || r.CreatedKind != kindNumber || r.CreatedLit != "1715041964" || r.Geo != nil {

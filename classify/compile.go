@@ -33,6 +33,7 @@ type Tree struct {
 	coord    *model.Department
 	model    *modelRef
 	rs       *rules.RuleSet
+	dnames   map[string]string // district code -> name, for explanations
 }
 
 type target struct {
@@ -88,6 +89,10 @@ func Compile(rs *rules.RuleSet, pred Predictor) (*Tree, error) {
 		fallback: rs.Fallback,
 		fbCat:    rs.Fallback.Category,
 		rs:       rs,
+		dnames:   map[string]string{},
+	}
+	for _, d := range rs.Districts {
+		t.dnames[d.Code] = d.Name
 	}
 	for _, d := range rs.Departments {
 		md := model.Department{ID: d.ID, Name: d.Name}
@@ -340,9 +345,9 @@ func (t *Tree) evalRoute(r *route, st *matchState, trace bool) routeResult {
 		}
 		if !in {
 			if len(st.districts) == 0 {
-				return fail("district unknown, route limited to %s", strings.Join(r.districts, ", "))
+				return fail("district unknown, route limited to %s", t.districtNames(r.districts))
 			}
-			return fail("districts %s outside the route's %s", strings.Join(st.districts, ", "), strings.Join(r.districts, ", "))
+			return fail("district %s outside the route's %s", t.districtNames(st.districts), t.districtNames(r.districts))
 		}
 	}
 	for _, id := range r.none {
@@ -391,6 +396,20 @@ func (t *Tree) evalRoute(r *route, st *matchState, trace bool) routeResult {
 		}
 	}
 	return res
+}
+
+func (t *Tree) districtNames(codes []string) string {
+	if len(codes) == 0 || t.dnames == nil {
+		return strings.Join(codes, "、")
+	}
+	names := make([]string, len(codes))
+	for i, c := range codes {
+		names[i] = t.dnames[c]
+		if names[i] == "" {
+			names[i] = c
+		}
+	}
+	return strings.Join(names, "、")
 }
 
 func (t *Tree) quoteTerms(ids []int32, limit int) string {

@@ -29,11 +29,16 @@ func WriteExplain(w io.Writer, d model.Decision, tr *Trace) error {
 		if i > 0 {
 			label = "          "
 		}
-		dist := p.District
-		if dist == "" {
-			dist = "no single district"
+		what := p.Kind
+		if p.Code != "" {
+			what += " " + p.Code
 		}
-		fmt.Fprintf(&b, "%s %s (%s %s, %s)\n", label, p.Text, p.Kind, p.Code, dist)
+		if p.District != "" {
+			what += ", district " + p.District
+		} else {
+			what += ", no single district"
+		}
+		fmt.Fprintf(&b, "%s %s (%s)\n", label, p.Text, what)
 	}
 	var ds []string
 	for _, dist := range tr.Districts {

@@ -41,6 +41,7 @@ func Watch(ctx context.Context, dirs []string, debounce time.Duration, logger *s
 			return fmt.Errorf("watch rules: %w", err)
 		}
 	}
+	logger.Debug("watching rule files", "dirs", dirs)
 	timer := time.NewTimer(debounce)
 	if !timer.Stop() {
 		<-timer.C

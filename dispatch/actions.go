@@ -157,10 +157,8 @@ func (d *Dispatcher) Transfer(ctx context.Context, actor Actor, id int64, to, re
 	if to == "" || reason == "" {
 		return store.Assignment{}, invalid("a transfer needs a department (to) and a reason")
 	}
-	if len(d.names) > 0 {
-		if _, ok := d.names[to]; !ok {
-			return store.Assignment{}, invalid("unknown department %q", to)
-		}
+	if len(d.known) > 0 && !d.known[to] {
+		return store.Assignment{}, invalid("unknown department %q", to)
 	}
 	var newID int64
 	_, err := d.act(ctx, actor, id, func(tx store.Tx, a store.Assignment, now time.Time) error {
@@ -412,7 +410,7 @@ func (d *Dispatcher) RouteTriage(ctx context.Context, actor Actor, postID string
 		return model.Case{}, invalid("routing needs a lead department and a reason")
 	}
 	for _, dep := range append([]string{r.Lead}, r.Assist...) {
-		if _, ok := d.names[dep]; len(d.names) > 0 && !ok {
+		if len(d.known) > 0 && !d.known[dep] {
 			return model.Case{}, invalid("unknown department %q", dep)
 		}
 	}

@@ -135,7 +135,8 @@ type Options struct {
 	// ReminderLead is how long before a deadline the reminder goes out
 	// (default 4h; negative disables reminders).
 	ReminderLead time.Duration
-	// Departments are the API's users and the names used in replies.
+	// Departments are the API's users and the names used in replies; when
+	// any non-supervisor is listed, transfers and routing accept only these.
 	Departments []DepartmentAuth
 	// Sender tuning: Lease is how long a recorded attempt blocks others
 	// (default 2m); RetryBase and RetryMax bound the backoff (5s, 30m);
@@ -181,6 +182,7 @@ type Dispatcher struct {
 	m      *metrics
 	tokens map[string]DepartmentAuth // by hex SHA-256 of the token
 	names  map[string]string         // department id → name
+	known  map[string]bool           // configured departments (not supervisors)
 
 	wakeMu sync.Mutex
 	wakeCh chan struct{} // closed and replaced when a reply is queued
@@ -239,11 +241,15 @@ func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Regi
 		m:      newMetrics(reg),
 		tokens: map[string]DepartmentAuth{},
 		names:  map[string]string{},
+		known:  map[string]bool{},
 		wakeCh: make(chan struct{}),
 	}
 	for _, dep := range opts.Departments {
 		if dep.Name != "" {
 			d.names[dep.ID] = dep.Name
+		}
+		if !dep.Supervisor {
+			d.known[dep.ID] = true
 		}
 		if dep.Token != "" {
 			h := hashToken(dep.Token)

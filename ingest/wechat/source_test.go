@@ -440,3 +440,19 @@ func TestSourceConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSourceRestartMidWalk(t *testing.T) {
+	f := newFake(t, wechatfake.Options{})
+	addRecords(f, 0, 10)
+	cursors := &memCursors{m: map[string][2]string{}}
+	// The first process stops after two of four pages (page size 3).
+	r1 := runPoller(t, newSource(t, f, SourceOptions{}), cursors, allRead(6))
+	if len(r1.pub.ids()) != 6 {
+		t.Fatalf("first run published %v", r1.pub.ids())
+	}
+	r2 := runPoller(t, newSource(t, f, SourceOptions{}), cursors, allRead(4))
+	all := append(r1.pub.ids(), r2.pub.ids()...)
+	if fmt.Sprint(all) != "[r00 r01 r02 r03 r04 r05 r06 r07 r08 r09]" {
+		t.Fatalf("over both runs: %v", all)
+	}
+}

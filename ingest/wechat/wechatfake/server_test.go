@@ -243,3 +243,20 @@ func TestDemo(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func FuzzParseStatement(f *testing.F) {
+	f.Add(`db.collection("submissions").where(_.or([{"createdAt":_.gt(new Date(1715044364000))},{"createdAt":_.eq(new Date(1715044364000)),"_id":_.gt("a")}])).orderBy("createdAt","asc").orderBy("_id","asc").limit(20).get()`)
+	f.Add(`db.collection("submissions").doc("b15498af").update({data:{acked:true,ackedAt:1715044500}})`)
+	f.Add(`db.collection('c').where({a:_.in([1,"x",null]),b:{c:-1.5e3}}).field({"a":true}).skip(3).count()`)
+	f.Add(`db.collection("c").where({s:"\u00e9\ud83d\ude00\\"}).get()`)
+	f.Fuzz(func(t *testing.T, q string) {
+		st, err := parseStatement(q, time.Unix(0, 0))
+		if err != nil {
+			return
+		}
+		if st.op == "" {
+			t.Fatalf("statement without an operation: %q", q)
+		}
+		matches(map[string]any{"a": 1.0, "b": "x", "createdAt": time.Unix(1, 0)}, st.where)
+	})
+}

@@ -197,7 +197,7 @@ func buildDict(text string) (*dict, error) {
 			}
 		}
 	}
-	return b.finish(checksum([]byte(text))), nil
+	return b.finish(sourceChecksum(text)), nil
 }
 
 func asciiLower(s string) string {

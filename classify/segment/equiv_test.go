@@ -9,6 +9,7 @@ package segment
 import (
 	"bufio"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/go-ego/gse"
+	"github.com/go-ego/gse/hmm"
 )
 
 // sharedDir is ../shared next to the repository root (the directory with
@@ -147,4 +149,45 @@ func heapMB() float64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return float64(m.HeapAlloc) / (1 << 20)
+}
+
+// BenchmarkBuildDict is a first start without a cache file: the table built
+// from gse's embedded text.
+func BenchmarkBuildDict(b *testing.B) {
+	var d *dict
+	before := heapMB()
+	for b.Loop() {
+		var err error
+		if d, err = buildDict(gseZhS); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(heapMB()-before, "heap-MB")
+	runtime.KeepAlive(d)
+}
+
+// BenchmarkLoadCachedDict is a start with the cache file in place.
+func BenchmarkLoadCachedDict(b *testing.B) {
+	dir := b.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	if _, err := loadDict(dir, gseZhS, logger); err != nil {
+		b.Fatal(err)
+	}
+	var d *dict
+	before := heapMB()
+	for b.Loop() {
+		var err error
+		if d, err = loadDict(dir, gseZhS, logger); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(heapMB()-before, "heap-MB")
+	runtime.KeepAlive(d)
+}
+
+// BenchmarkLoadHMM is gse's HMM model, loaded once per process.
+func BenchmarkLoadHMM(b *testing.B) {
+	for b.Loop() {
+		hmm.LoadModel()
+	}
 }

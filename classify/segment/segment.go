@@ -30,7 +30,7 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
-	_ "unsafe" // for go:linkname
+	"unsafe"
 
 	"github.com/go-ego/gse"
 	"github.com/go-ego/gse/hmm"
@@ -50,9 +50,9 @@ const UserFreq = 100000
 // Segmenter is safe for concurrent use once built.
 type Segmenter struct {
 	dict *dict
-	// user words and their proper prefixes, which override the dictionary.
-	user       map[string]float64
-	userPrefix map[string]bool
+	// user words (their frequency) and their proper prefixes (0), which
+	// override the dictionary.
+	user map[string]float64
 }
 
 // Options configure NewWithOptions.
@@ -66,8 +66,8 @@ type Options struct {
 
 var loadHMM = sync.OnceFunc(func() { hmm.LoadModel() })
 
-// New builds the dictionary from gse's embedded text and adds words (place
-// names, domain terms) with frequency UserFreq.
+// New builds the dictionary table from gse's embedded text (once per
+// process) and adds words (place names, domain terms) with frequency UserFreq.
 func New(words []string) (*Segmenter, error) {
 	return NewWithOptions(words, Options{})
 }
@@ -86,11 +86,11 @@ func NewWithOptions(words []string, o Options) (*Segmenter, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	loadHMM()
-	d, err := loadDict(o.CacheDir, gseZhS, logger)
+	d, err := table(o.CacheDir, logger)
 	if err != nil {
 		return nil, err
 	}
-	s := &Segmenter{dict: d, user: map[string]float64{}, userPrefix: map[string]bool{}}
+	s := &Segmenter{dict: d, user: map[string]float64{}}
 	for _, w := range words {
 		w = asciiLower(strings.TrimSpace(w))
 		if w == "" {
@@ -98,8 +98,8 @@ func NewWithOptions(words []string, o Options) (*Segmenter, error) {
 		}
 		s.user[w] = UserFreq
 		for i := range w {
-			if i > 0 {
-				s.userPrefix[w[:i]] = true
+			if _, ok := s.user[w[:i]]; i > 0 && !ok {
+				s.user[w[:i]] = 0
 			}
 		}
 	}
@@ -110,7 +110,49 @@ func NewWithOptions(words []string, o Options) (*Segmenter, error) {
 func CacheFile(cacheDir string) string { return cacheFile(cacheDir, gseZhS) }
 
 func cacheFile(cacheDir, source string) string {
-	return filepath.Join(cacheDir, fmt.Sprintf("gse-%s-zh_s-%08x.dict", gse.GetVersion(), checksum([]byte(source))))
+	return filepath.Join(cacheDir, fmt.Sprintf("gse-%s-zh_s-%08x.dict", gse.GetVersion(), sourceChecksum(source)))
+}
+
+var gseZhSChecksum = sync.OnceValue(func() uint32 { return checksum(unsafe.Slice(unsafe.StringData(gseZhS), len(gseZhS))) })
+
+// sourceChecksum identifies a dictionary text; gse's is computed once.
+func sourceChecksum(source string) uint32 {
+	if source == gseZhS {
+		return gseZhSChecksum()
+	}
+	return checksum(unsafe.Slice(unsafe.StringData(source), len(source)))
+}
+
+// The table of gse's dictionary is loaded once per process and shared by
+// every Segmenter (it is read-only): a reload that rebuilds the segmenter
+// with new place names only adds the words.
+var shared struct {
+	sync.Mutex
+	d *dict
+}
+
+// table returns the shared table, loading it on first use. Later calls with
+// a cache directory make sure the cache file is there.
+func table(cacheDir string, logger *slog.Logger) (*dict, error) {
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.d == nil {
+		d, err := loadDict(cacheDir, gseZhS, logger)
+		if err != nil {
+			return nil, err
+		}
+		shared.d = d
+		return d, nil
+	}
+	if cacheDir != "" {
+		path := cacheFile(cacheDir, gseZhS)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if err := writeFileAtomic(path, shared.d.data); err != nil {
+				logger.Warn("segment dictionary cache not written", "path", path, "error", err)
+			}
+		}
+	}
+	return shared.d, nil
 }
 
 // loadDict returns the table of the dictionary text source, from the cache
@@ -123,7 +165,7 @@ func loadDict(cacheDir, source string, logger *slog.Logger) (*dict, error) {
 	data, err := os.ReadFile(path)
 	if err == nil {
 		d, err := openDict(data)
-		if err == nil && d.sourceSum != checksum([]byte(source)) {
+		if err == nil && d.sourceSum != sourceChecksum(source) {
 			err = errors.New("built from another dictionary")
 		}
 		if err == nil {
@@ -172,20 +214,21 @@ func writeFileAtomic(path string, data []byte) error {
 // find answers like gse's Dictionary.Find: ok if s is a word or a prefix of
 // one, with the word's frequency (0 for a prefix only).
 func (s *Segmenter) find(w string) (float64, bool) {
-	if f, ok := s.user[w]; ok {
-		return f, true
+	uf, uok := s.user[w]
+	if uf > 0 {
+		return uf, true
 	}
 	if f, _, ok := s.dict.lookup(w); ok {
 		return f, true
 	}
-	return 0, s.userPrefix[w]
+	return 0, uok
 }
 
 // Lookup reports gse's frequency and part of speech of a dictionary word
 // (user words have frequency UserFreq and part of speech "").
 func (s *Segmenter) Lookup(word string) (freq float64, pos string, ok bool) {
 	word = asciiLower(word)
-	if f, ok := s.user[word]; ok {
+	if f := s.user[word]; f > 0 {
 		return f, "", true
 	}
 	f, tag, ok := s.dict.lookup(word)

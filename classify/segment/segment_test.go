@@ -1,13 +1,18 @@
 package segment_test
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/go-ego/gse"
 
 	"github.com/mashangban/mashangban/classify/gazetteer"
 	"github.com/mashangban/mashangban/classify/segment"
@@ -43,9 +48,56 @@ var cacheDir = sync.OnceValue(func() string {
 })
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv("MSB_SEGMENT_STARTUP"); mode != "" {
+		os.Exit(startup(mode))
+	}
 	code := m.Run()
 	os.RemoveAll(cacheDir())
 	os.Exit(code)
+}
+
+// startup is what BenchmarkStartup runs in a fresh process: get ready to
+// cut (the gazetteer and the segmenter with its words, from the cache in
+// $MSB_SEGMENT_CACHE or without one, or gse's own loader), cut one text,
+// and print the live heap in MB.
+func startup(mode string) int {
+	g, err := gazetteer.New(nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var cut func(string) []string
+	switch mode {
+	case "cached", "cold":
+		s, err := segment.NewCached(os.Getenv("MSB_SEGMENT_CACHE"), g.Words())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cut = s.Cut
+	case "gse":
+		var seg gse.Segmenter
+		if err := seg.LoadDictEmbed("zh_s"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		for _, w := range g.Words() {
+			seg.AddToken(w, segment.UserFreq, "ns")
+		}
+		cut = func(text string) []string { return seg.Cut(text, true) }
+	default:
+		fmt.Fprintln(os.Stderr, "unknown startup mode", mode)
+		return 2
+	}
+	if len(cut(benchText)) == 0 {
+		return 1
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("%.1f\n", float64(ms.HeapAlloc)/(1<<20))
+	runtime.KeepAlive(cut)
+	return 0
 }
 
 var (
@@ -199,45 +251,50 @@ func TestConcurrentCut(t *testing.T) {
 const benchText = "大厦楼顶安装的强光广告牌，距离马鞍山市花山区东方城二区16栋不足20米，一直亮到夜间近11点，" +
 	"周边居民的生活受到影响。菜地七零八落、塑料垃圾乱披乱挂、建筑物料随意堆放，马鞍山市华山南路马向路至印山东路一段过去十分脏乱。"
 
-func heapMB() float64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return float64(m.HeapAlloc) / (1 << 20)
-}
-
-// BenchmarkNew is a start without a cache: the table built from gse's text.
+// BenchmarkNew is a new Segmenter once the process has the table: the cost
+// of a rule reload that changes the places.
 func BenchmarkNew(b *testing.B) {
 	words := gazetteerWords(b)
-	var s *segment.Segmenter
-	before := heapMB()
-	for b.Loop() {
-		var err error
-		if s, err = segment.New(words); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(heapMB()-before, "heap-MB")
-	runtime.KeepAlive(s)
-}
-
-// BenchmarkNewCached is a start with the cache file in place.
-func BenchmarkNewCached(b *testing.B) {
-	words := gazetteerWords(b)
-	dir := b.TempDir()
-	if _, err := segment.NewCached(dir, words); err != nil {
+	if _, err := segment.New(words); err != nil {
 		b.Fatal(err)
 	}
-	var s *segment.Segmenter
-	before := heapMB()
 	for b.Loop() {
-		var err error
-		if s, err = segment.NewCached(dir, words); err != nil {
+		if _, err := segment.New(words); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(heapMB()-before, "heap-MB")
-	runtime.KeepAlive(s)
+}
+
+// BenchmarkStartup is the time from process start until the first text is
+// cut, and the live heap then, in a fresh process each time: "cold" builds
+// the table (no cache dir), "cached" reads the cache file, "gse" is gse's
+// own loader with the same user words (the wrapper this package replaced).
+func BenchmarkStartup(b *testing.B) {
+	dir := b.TempDir()
+	for _, mode := range []string{"cold", "cached", "gse"} {
+		b.Run(mode, func(b *testing.B) {
+			env := append(os.Environ(), "MSB_SEGMENT_STARTUP="+mode)
+			if mode == "cached" {
+				env = append(env, "MSB_SEGMENT_CACHE="+dir)
+				if _, err := segment.NewCached(dir, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var heap float64
+			for b.Loop() {
+				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = env
+				out, err := cmd.Output()
+				if err != nil {
+					b.Fatalf("%s start: %v", mode, err)
+				}
+				if heap, err = strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil {
+					b.Fatalf("%s start printed %q", mode, out)
+				}
+			}
+			b.ReportMetric(heap, "heap-MB")
+		})
+	}
 }
 
 func BenchmarkCut(b *testing.B) {

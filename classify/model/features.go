@@ -250,4 +250,3 @@ func buildVocab(docs []termCounts, minDF int) (terms []uint64, vocab map[uint64]
 	}
 	return terms, vocab, idf
 }
-

@@ -7,7 +7,6 @@ import (
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
 
-
 // trainSVM fits one squared-hinge linear SVM per label against the rest by
 // dual coordinate descent (Hsieh et al. 2008, LIBLINEAR's default solver)
 // and returns the weights feature-major, and for each example its
@@ -93,7 +92,6 @@ func trainSVM(X []sparse, y []int, K, nf int, C float64, cw []float64, seed uint
 			all = all && done[k]
 		}
 		if all {
-			debugf("svm converged after %d passes", iter+1)
 			break
 		}
 	}
@@ -205,5 +203,3 @@ func trainLogistic(X []sparse, y []int, K, nf int, opts TrainOptions, cw []float
 	}
 	return out
 }
-
-var debugf = func(string, ...any) {}

@@ -20,7 +20,7 @@ import (
 var update = flag.Bool("update", false, "rewrite data/common_words.txt and golden files")
 
 // handPicked are ordinary words that gse's dictionary lacks.
-var handPicked = []string{"新农村"}
+var handPicked = []string{"新农村", "新农"}
 
 // ordinary is the rule for short forms that are ordinary words: gse's
 // dictionary knows the word and either uses it often (frequency 50 or more:

@@ -588,3 +588,18 @@ func metricValue(m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+type pacedSource struct{ scriptSource }
+
+func (pacedSource) Rate() rate.Limit { return rate.Every(30 * time.Second) }
+func (pacedSource) Burst() int       { return 1 }
+
+func TestPollerUsesSourcePace(t *testing.T) {
+	src := &pacedSource{scriptSource{name: "s", query: "q"}}
+	h := newHarness(t, src, 4, PollerOptions{Interval: 10 * time.Second})
+	h.run(t)
+	// the interval, then the rest of the source's 30s pace
+	if fmt.Sprint(h.clock.sleeps) != "[10s 20s 10s 20s]" {
+		t.Errorf("sleeps %v", h.clock.sleeps)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/ingest/wechat/wechatfake"
 	"github.com/mashangban/mashangban/model"
@@ -150,7 +152,7 @@ func runPoller(t *testing.T, src ingest.Source, cursors *memCursors, done func(r
 		return ctx.Err()
 	}
 	p, err := ingest.NewPoller(src, r.pub, cursors, r.dead, ingest.PollerOptions{
-		Interval: time.Minute, Sleep: sleep, Rand: func() float64 { return 0.5 }, Rate: 1e9,
+		Interval: time.Minute, Sleep: sleep, Rand: func() float64 { return 0.5 }, Rate: rate.Inf,
 	}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)

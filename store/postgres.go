@@ -38,6 +38,12 @@ func openPostgres(ctx context.Context, url string, logger *slog.Logger) (*pgDB, 
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			// The server answered and said no (no such database or role,
+			// authentication failed).
+			return nil, fmt.Errorf("open database: postgres at %s refused the connection: %w", where, pe)
+		}
 		return nil, fmt.Errorf("open database: cannot reach postgres at %s: %w", where, pgCause(err))
 	}
 	return &pgDB{pool: pool, logger: logger}, nil

@@ -42,10 +42,11 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// int64 parses the ID; Weibo post and user IDs are positive decimal int64.
+// int64 parses the ID; Weibo post and user IDs are positive decimal int64
+// in canonical form ("01" or "+1" would give one post two keys).
 func (f flexID) int64() (int64, error) {
 	n, err := strconv.ParseInt(string(f), 10, 64)
-	if err != nil || n <= 0 {
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != string(f) {
 		return 0, fmt.Errorf("bad id %q", string(f))
 	}
 	return n, nil

@@ -12,18 +12,23 @@ import (
 	"github.com/mashangban/mashangban/model"
 )
 
-// seedCorpus adds the captured payloads copied into testdata/payloads (and
-// the full set from the shared reference when it is there) plus hand-made
-// edge cases. Crashers found by fuzzing are kept by the fuzz engine under
-// testdata/fuzz/<target> and replayed by plain `go test`.
+// seedCorpus adds the captured payloads copied (small, or cut to their
+// first items) into testdata/payloads, plus hand-made edge cases. The full
+// captures are not seeds: the engine minimizes each new interesting input,
+// which takes minutes on a 100 KB body. Crashers found by fuzzing are kept
+// by the fuzz engine under testdata/fuzz/<target> and replayed by plain
+// `go test`.
 func seedCorpus(f *testing.F, prefix string, extra ...string) {
-	for _, dir := range []string{"testdata/payloads", payloadDir} {
-		files, _ := filepath.Glob(filepath.Join(dir, prefix+"*.json"))
-		for _, file := range files {
-			if b, err := os.ReadFile(file); err == nil {
-				f.Add(b)
-			}
+	files, _ := filepath.Glob(filepath.Join("testdata/payloads", prefix+"*.json"))
+	if len(files) == 0 {
+		f.Fatal("no seed payloads in testdata/payloads")
+	}
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(b)
 	}
 	for _, e := range extra {
 		f.Add([]byte(e))

@@ -41,6 +41,10 @@ type Message struct {
 // same partition is delivered first. A handler that meets bad input records
 // a dead letter and returns nil; it never returns an error for input that
 // will never succeed.
+//
+// A Handler may be called concurrently for messages of different partitions
+// (the in-process log runs one goroutine per partition), never for two
+// messages of one partition.
 type Handler func(ctx context.Context, m Message) error
 
 // Log is a durable, partitioned, keyed message log with consumer groups.

@@ -368,9 +368,12 @@ func (l *Log) consumePartition(ctx context.Context, t *topic, g *group, p *parti
 	}
 	off := g.offset(p.id)
 	if off > next {
-		l.logger.Warn("committed offset is past the end of the partition, resuming at the end",
+		// Only lost segment files can cause this. Like a Kafka consumer with
+		// auto.offset.reset=earliest (what stream/kafka uses), start over:
+		// redelivery is harmless, skipping records is not.
+		l.logger.Warn("committed offset is past the end of the partition, reading it from the beginning",
 			"topic", t.name, "partition", p.id, "group", g.name, "committed", off, "end", next)
-		off = next
+		off = 0
 	}
 	r, err := p.newReader(off)
 	if err != nil {

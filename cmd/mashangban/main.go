@@ -27,6 +27,9 @@ var commands = map[string]command{
 	"run":     {"run the daemon", runCmd},
 	"migrate": {"bring the database schema up to date", migrateCmd},
 	"version": {"print the version", versionCmd},
+	"rules":   {"check, test and explain routing rule files", rulesCmd},
+	"eval":    {"measure the classifier on a labelled JSON Lines file", evalCmd},
+	"report":  {"the weekly report per department (CSV or Markdown)", reportCmd},
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -458,3 +458,26 @@ func TestSourceRestartMidWalk(t *testing.T) {
 		t.Fatalf("over both runs: %v", all)
 	}
 }
+
+func TestSourceUnderMinuteQuota(t *testing.T) {
+	var mu sync.Mutex
+	now := clientNow
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f := newFake(t, wechatfake.Options{MinuteQuota: 2, Now: clock})
+	addRecords(f, 0, 10)
+	src := newSource(t, f, SourceOptions{})
+	r := runPoller(t, src, nil, func(r *pollResult) bool {
+		mu.Lock()
+		now = now.Add(r.sleeps[len(r.sleeps)-1])
+		mu.Unlock()
+		return len(r.pub.ids()) >= 10
+	})
+	if fmt.Sprint(r.pub.ids()) != "[r00 r01 r02 r03 r04 r05 r06 r07 r08 r09]" {
+		t.Fatalf("published %v", r.pub.ids())
+	}
+	// Two queries a minute: pages 1 and 2 (1s apart: More), page 3 refused
+	// with 45011 and retried a minute later with page 4, then the interval.
+	if fmt.Sprint(r.sleeps) != "[1s 1s 1m0s 1s 1m0s]" || f.Calls("/tcb/databasequery") != 5 {
+		t.Errorf("sleeps %v, %d queries", r.sleeps, f.Calls("/tcb/databasequery"))
+	}
+}

@@ -47,9 +47,14 @@ type Options struct {
 	// (Grant); without it every citizen may receive any number of messages
 	// unless refused (Refuse).
 	RequireGrant bool
-	TokenTTL     time.Duration // 7200s
-	MaxLimit     int           // largest databasequery limit honoured: 100
-	Now          func() time.Time
+	// MinuteQuota and DailyQuota, when set, limit the calls to each API
+	// path per clock minute (45011 beyond it) and per Beijing day (45009);
+	// refused calls count too.
+	MinuteQuota int
+	DailyQuota  int
+	TokenTTL    time.Duration // 7200s
+	MaxLimit    int           // largest databasequery limit honoured: 100
+	Now         func() time.Time
 }
 
 // Fault is one scripted misbehaviour, consumed by one request.
@@ -76,6 +81,33 @@ type Send struct {
 	Data       map[string]map[string]string `json:"data"`
 }
 
+type quotaWindow struct {
+	start time.Time
+	n     int
+}
+
+// overQuota counts a call against a window of length d (truncated in zone
+// loc) and reports whether it exceeds limit.
+func overQuota(w map[string]quotaWindow, path string, now time.Time, d time.Duration, loc *time.Location, limit int) bool {
+	if limit <= 0 {
+		return false
+	}
+	t := now.In(loc)
+	start := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), 0, 0, loc)
+	if d >= 24*time.Hour {
+		start = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
+	}
+	cur := w[path]
+	if !cur.start.Equal(start) {
+		cur = quotaWindow{start: start}
+	}
+	cur.n++
+	w[path] = cur
+	return cur.n > limit
+}
+
+var beijing = time.FixedZone("CST", 8*3600)
+
 type tokenState struct {
 	expires time.Time
 	revoked bool
@@ -100,6 +132,8 @@ type Server struct {
 	queries   []string
 	updates   []string
 	calls     map[string]int
+	minute    map[string]quotaWindow
+	day       map[string]quotaWindow
 	repeat    bool
 	shuffle   bool
 	lastPage  []map[string]any
@@ -133,6 +167,7 @@ func New(opt Options) *Server {
 	s := &Server{
 		opt: opt, tokens: map[string]*tokenState{}, faults: map[string][]Fault{},
 		refused: map[string]bool{}, grants: map[string]int{}, calls: map[string]int{},
+		minute: map[string]quotaWindow{}, day: map[string]quotaWindow{},
 		rng: rand.New(rand.NewPCG(1, 2)),
 	}
 	mux := http.NewServeMux()
@@ -344,6 +379,10 @@ func (s *Server) wrap(path string, h func(w http.ResponseWriter, r *http.Request
 		if q := s.faults[path]; len(q) > 0 {
 			f = &q[0]
 			s.faults[path] = q[1:]
+		} else if now := s.opt.Now(); overQuota(s.day, path, now, 24*time.Hour, beijing, s.opt.DailyQuota) {
+			f = &Fault{Errcode: 45009}
+		} else if overQuota(s.minute, path, now, time.Minute, beijing, s.opt.MinuteQuota) {
+			f = &Fault{Errcode: 45011}
 		}
 		s.mu.Unlock()
 		if f != nil && f.Status != 0 {

@@ -260,3 +260,30 @@ func FuzzParseStatement(f *testing.F) {
 		matches(map[string]any{"a": 1.0, "b": "x", "createdAt": time.Unix(1, 0)}, st.where)
 	})
 }
+
+func TestQuotas(t *testing.T) {
+	now := time.Date(2026, 11, 26, 2, 0, 10, 0, time.UTC)
+	s := New(Options{MinuteQuota: 2, DailyQuota: 4, Now: func() time.Time { return now }})
+	defer s.Close()
+	u := s.URL + "/tcb/databasequery?access_token=" + url.QueryEscape(stableToken(t, s))
+	body := `{"env":"prod-1a2b3c","query":"db.collection(\"submissions\").get()"}`
+	codes := func(n int) []int {
+		var out []int
+		for range n {
+			out = append(out, errcode(post(t, u, "application/json", body)))
+		}
+		return out
+	}
+	if got := codes(3); got[0] != 0 || got[1] != 0 || got[2] != 45011 {
+		t.Errorf("first minute: %v", got)
+	}
+	now = now.Add(time.Minute)
+	if got := codes(2); got[0] != 0 || got[1] != 45009 {
+		t.Errorf("next minute: %v (refused calls count towards the day)", got)
+	}
+	now = now.Add(22 * time.Hour) // past Beijing midnight
+	u = s.URL + "/tcb/databasequery?access_token=" + url.QueryEscape(stableToken(t, s))
+	if got := codes(1); got[0] != 0 {
+		t.Errorf("next day: %v", got)
+	}
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mashangban/mashangban/classify/gazetteer"
+	clmodel "github.com/mashangban/mashangban/classify/model"
+	"github.com/mashangban/mashangban/classify/segment"
+)
+
+const trainUsage = "usage: mashangban train [--label category|department] [--out FILE] [--cv K | --holdout FRAC] [--eval FILE] FILE.jsonl..."
+
+// trainCmd runs `mashangban train`: read labelled JSON Lines, cut them with
+// the daemon's segmenter (gse plus the gazetteer's places), train the
+// learned fallback and write the model file. --cv and --holdout print
+// figures measured on data the model did not see; --eval measures the
+// written model alone (no rules) on another labelled file.
+func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mashangban train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := clmodel.DefaultTrainOptions()
+	label := fs.String("label", "category", "label field of the JSON Lines: category or department")
+	out := fs.String("out", "model.msbm", "model file to write")
+	folds := fs.Int("cv", 0, "also report K-fold cross-validation on the input (0: none); the model written is trained on all of it")
+	holdout := fs.Float64("holdout", 0, "hold about this fraction of the input out (stratified), train on the rest, report on it; the model written is the one measured")
+	evalFile := fs.String("eval", "", "labelled JSON Lines file to measure the written model on (the model alone, without rules)")
+	loss := fs.String("loss", string(def.Loss), "training objective: svm or logistic")
+	c := fs.Float64("svm.c", def.C, "SVM cost")
+	seed := fs.Uint64("seed", def.Seed, "seed of the visiting order and the splits")
+	quiet := fs.Bool("quiet", false, "print only the summary lines, not the per-label tables")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, trainUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 || (*label != "category" && *label != "department") || (*folds != 0 && *holdout != 0) || *folds < 0 || *folds == 1 || *holdout < 0 || *holdout >= 1 {
+		fmt.Fprintln(stderr, trainUsage)
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "mashangban train: %v\n", err)
+		return 1
+	}
+	opts := def
+	opts.Loss, opts.C, opts.Seed = clmodel.Loss(*loss), *c, *seed
+
+	var examples []clmodel.Example
+	for _, name := range fs.Args() {
+		exs, err := readLabelledFile(name, *label)
+		if err != nil {
+			return fail(err)
+		}
+		examples = append(examples, exs...)
+	}
+	fmt.Fprintf(stdout, "read %d labelled messages from %d file(s), label %s\n", len(examples), fs.NArg(), *label)
+
+	start := time.Now()
+	seg, err := newTrainSegmenter()
+	if err != nil {
+		return fail(err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	tok := clmodel.Tokenize(seg, examples)
+	fmt.Fprintf(stdout, "segmenter ready and messages cut in %v\n", time.Since(start).Round(time.Millisecond))
+
+	report := func(title string, m clmodel.Metrics) {
+		fmt.Fprintf(stdout, "\n%s: %d messages, accuracy %.4f, macro-F1 %.4f\n", title, m.N, m.Accuracy, m.MacroF1)
+		if !*quiet {
+			m.WriteText(stdout)
+		}
+	}
+	if *folds > 0 {
+		start := time.Now()
+		m, err := clmodel.CrossValidate(tok, opts, *folds)
+		if err != nil {
+			return fail(err)
+		}
+		report(fmt.Sprintf("%d-fold cross-validation (%v)", *folds, time.Since(start).Round(time.Millisecond)), m)
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+	}
+	trainSet := tok
+	var held []clmodel.TokenizedExample
+	if *holdout > 0 {
+		if trainSet, held, err = clmodel.SplitHoldout(tok, *holdout, *seed); err != nil {
+			return fail(err)
+		}
+	}
+	start = time.Now()
+	m, err := clmodel.TrainTokenized(trainSet, opts)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(stdout, "\ntrained on %d messages in %v: %d labels, %d features\n", len(trainSet), time.Since(start).Round(time.Millisecond), len(m.Labels()), m.NumFeatures())
+	if held != nil {
+		report(fmt.Sprintf("held out (%.0f%%)", 100*float64(len(held))/float64(len(tok))), measure(m, held))
+	}
+	if *evalFile != "" {
+		exs, err := readLabelledFile(*evalFile, *label)
+		if err != nil {
+			return fail(err)
+		}
+		report(*evalFile, measure(m, clmodel.Tokenize(seg, exs)))
+	}
+	size, err := writeModel(*out, m)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(stdout, "\nwrote %s (%d bytes), model version %s\n", *out, size, m.Version())
+	return 0
+}
+
+// newTrainSegmenter builds the segmenter the daemon uses: gse with the
+// gazetteer's place names, so that the model sees the same words at
+// training and at run time.
+func newTrainSegmenter() (*segment.Segmenter, error) {
+	gz, err := gazetteer.New(nil)
+	if err != nil {
+		return nil, fmt.Errorf("gazetteer: %w", err)
+	}
+	return segment.New(gz.Words())
+}
+
+func readLabelledFile(name, label string) ([]clmodel.Example, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	exs, err := clmodel.ReadLabelled(f, label)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return exs, nil
+}
+
+func measure(m *clmodel.Model, exs []clmodel.TokenizedExample) clmodel.Metrics {
+	gold := make([]string, len(exs))
+	pred := make([]string, len(exs))
+	for i, ex := range exs {
+		gold[i], pred[i] = ex.Label, m.Predict(ex.Tokens, ex.Text).Label
+	}
+	return clmodel.Evaluate(gold, pred)
+}
+
+// writeModel writes the file next to its destination and renames it into
+// place, so that a daemon watching the path never reads half a model.
+func writeModel(path string, m *clmodel.Model) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return 0, fmt.Errorf("write model: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := m.Save(tmp); err != nil {
+		tmp.Close()
+		return 0, err
+	}
+	info, statErr := tmp.Stat()
+	if err := errors.Join(tmp.Sync(), tmp.Close(), statErr); err != nil {
+		return 0, fmt.Errorf("write model: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return 0, fmt.Errorf("write model: %w", err)
+	}
+	return info.Size(), nil
+}

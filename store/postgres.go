@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +31,14 @@ func openPostgres(ctx context.Context, url string, logger *slog.Logger) (*pgDB, 
 	if err != nil {
 		// pgx's parse errors may quote the URL, password included.
 		return nil, errors.New("open database: cannot parse postgres url (want postgres://user:password@host:port/db?sslmode=...)")
+	}
+	// Without a timeout an unanswering host holds Open for the OS's TCP
+	// timeout (minutes); connect_timeout in the URL overrides this.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "mashangban"
 	}
 	where := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port)))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -277,11 +277,14 @@ func (e *Engine) decide(p model.Post, trace bool) (model.Decision, *Trace) {
 }
 
 // overrides says whether a model answer overrules the first matched
-// route: confident enough, mapped to a category, and in a different
-// top-level group than the route's.
+// route: at least as confident as both the override and the triage
+// threshold, mapped to a category, and in a different top-level group than
+// the route's.
 func (e *Engine) overrides(pr Prediction, r *route) bool {
 	t := e.tree
-	if t.model.override <= 0 || pr.Confidence < t.model.override {
+	// Below its own threshold the model could only send the post to
+	// triage; a route's answer is better than none.
+	if t.model.override <= 0 || pr.Confidence < max(t.model.override, t.model.threshold) {
 		return false
 	}
 	cat, _ := t.mapLabel(pr.Label)

@@ -36,6 +36,8 @@ type Options struct {
 	// ModelOverride is the override threshold used with ModelFile when the
 	// rule set has no model section (see rules.ModelRef.Override).
 	ModelOverride float64
+	// ModelThreshold, if set, replaces the model's confidence threshold.
+	ModelThreshold float64
 	// NoModel ignores the rule set's model (rules test runs the rules alone).
 	NoModel bool
 	// Debounce is the quiet time before a file change reloads (default
@@ -178,6 +180,9 @@ func (m *Manager) build(_ context.Context) (*Engine, error) {
 				rs.Model = &rules.ModelRef{File: file, Threshold: rs.Triage.Threshold, Override: m.opts.ModelOverride}
 			}
 			rs.Model.File = file
+			if m.opts.ModelThreshold > 0 {
+				rs.Model.Threshold = m.opts.ModelThreshold
+			}
 			if pred, err = LoadModel(file); err != nil {
 				return nil, err
 			}

@@ -27,6 +27,7 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dir := fs.String("rules.dir", "", "rule directory (default $MSB_RULES_DIR, else mashangban-data/rules, else the built-in rule set)")
 	modelFile := fs.String("model", "", "model file, overriding the rule set's")
+	threshold := fs.Float64("model.threshold", 0, "the model's confidence threshold, overriding the rule set's (0: keep)")
 	override := fs.Float64("model.override", 0, "with --model and no model section in the rules: the confidence at which the model overrules a route of another category group (0: never)")
 	label := fs.String("label", "category", "label field: category (compared with the decision's top-level category) or department (with the lead)")
 	asJSON := fs.Bool("json", false, "print the metrics as JSON")
@@ -54,7 +55,7 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer cleanup()
-	e, err := classify.Build(ctx, classify.Options{RulesDir: rulesDir, ModelFile: *modelFile, ModelOverride: *override})
+	e, err := classify.Build(ctx, classify.Options{RulesDir: rulesDir, ModelFile: *modelFile, ModelOverride: *override, ModelThreshold: *threshold})
 	if err != nil {
 		printErrors(stderr, err)
 		return 1

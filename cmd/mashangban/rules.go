@@ -158,6 +158,7 @@ func rulesExplain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	dir := fs.String("rules.dir", "", "rule directory (default $MSB_RULES_DIR, else mashangban-data/rules, else the built-in rule set)")
 	modelFile := fs.String("model", "", "model file, overriding the rule set's")
+	threshold := fs.Float64("model.threshold", 0, "the model's confidence threshold, overriding the rule set's (0: keep)")
 	override := fs.Float64("model.override", 0, "with --model and no model section in the rules: the confidence at which the model overrules a route of another category group (0: never)")
 	geo := fs.String("geo", "", "the post's point as LAT,LON (GCJ-02)")
 	region := fs.String("region", "", "the platform's region hint, e.g. \"安徽 马鞍山 花山区\"")
@@ -186,7 +187,7 @@ func rulesExplain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	defer cleanup()
-	e, err := classify.Build(ctx, classify.Options{RulesDir: rulesDir, ModelFile: *modelFile, ModelOverride: *override})
+	e, err := classify.Build(ctx, classify.Options{RulesDir: rulesDir, ModelFile: *modelFile, ModelOverride: *override, ModelThreshold: *threshold})
 	if err != nil {
 		printErrors(stderr, err)
 		return 1

@@ -144,7 +144,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 			return err
 		}
 		a.disp = d
-		// a.api = d.API()
+		a.api = d.API()
 		repliers, err := a.repliers(cfg, opts.Repliers)
 		if err != nil {
 			return err

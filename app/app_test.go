@@ -268,6 +268,7 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 	for _, s := range setups {
 		t.Run(s.name, func(t *testing.T) {
 			cfg := s.cfg(t, t.TempDir())
+			cfg.Dispatch.Departments = []config.Department{{ID: "duty-office", Token: "supervisor-token-0123456789", Supervisor: true}}
 			r := start(t, cfg, app.Options{})
 			got := waitHandled(t, r, ids)
 			for _, id := range ids {
@@ -299,6 +300,15 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 					t.Errorf("case %+v is not one of the store's", c)
 				}
 			}
+			// The department API serves the same cases to a supervisor, and
+			// nothing without a token.
+			apiCases := httpDo(t, "GET", "http://"+r.app.Addr()+"/api/cases?limit=200", "supervisor-token-0123456789", 200)
+			for _, c := range cases {
+				if !strings.Contains(apiCases, c.No) {
+					t.Errorf("/api/cases lacks %s", c.No)
+				}
+			}
+			httpDo(t, "GET", "http://"+r.app.Addr()+"/api/cases", "", 401)
 			metrics := httpGet(t, "http://"+r.app.Addr()+"/metrics", 200)
 			if want := fmt.Sprintf("mashangban_posts_in_total %d\n", len(ids)); !strings.Contains(metrics, want) {
 				t.Errorf("/metrics lacks %q", want)
@@ -327,7 +337,19 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 
 func httpGet(t *testing.T, u string, wantCode int) string {
 	t.Helper()
-	resp, err := http.Get(u)
+	return httpDo(t, "GET", u, "", wantCode)
+}
+
+func httpDo(t *testing.T, method, u, token string, wantCode int) string {
+	t.Helper()
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

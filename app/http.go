@@ -30,7 +30,7 @@ func (a *App) handler(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("POST /-/reload", a.reloadHTTP)
 	mux.HandleFunc("GET /cases", a.listCases)
 	if a.api != nil {
-		mux.Handle("/api/", http.StripPrefix("/api", a.api))
+		mux.Handle("/api/", a.api)
 	}
 	return mux
 }

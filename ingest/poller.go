@@ -166,6 +166,7 @@ type Poller struct {
 	cur       Cursor
 	persisted bool   // (query, cur) is what the store holds
 	failures  int    // consecutive failed steps
+	streak    int    // consecutive failures of the current category
 	lastClass string // category of the last failure, "" after a success
 }
 
@@ -318,7 +319,7 @@ func (p *Poller) succeed(b Batch) {
 		p.log.Info("source recovered", "after_failures", p.failures, "last_error_class", p.lastClass)
 	}
 	p.setHealthy(true, "")
-	p.failures, p.lastClass = 0, ""
+	p.failures, p.streak, p.lastClass = 0, 0, ""
 	p.log.Debug("polled", "posts", len(b.Posts), "rejected", len(b.Rejected), "duplicates", b.Duplicates, "more", b.More)
 }
 
@@ -328,6 +329,10 @@ func (p *Poller) fail(ctx context.Context, category string, err error) time.Dura
 	p.m.errors.WithLabelValues(category).Inc()
 	changed := category != p.lastClass
 	p.lastClass = category
+	if changed {
+		p.streak = 0
+	}
+	p.streak++
 
 	var wait time.Duration
 	var be *BackoffError
@@ -343,7 +348,7 @@ func (p *Poller) fail(ctx context.Context, category string, err error) time.Dura
 		wait = p.opts.AuthPause
 		p.setHealthy(false, err.Error())
 	default:
-		wait = p.backoff(p.failures)
+		wait = p.backoff(p.streak)
 		if hinted {
 			wait = be.Wait
 		}

@@ -292,6 +292,15 @@ func TestPollerErrorClasses(t *testing.T) {
 			wantErrors:  map[string]float64{"transient": 5},
 		},
 		{
+			name: "backoff restarts when the failure changes",
+			script: []scriptStep{{err: fmt.Errorf("45011: %w", ErrRateLimited)}, {err: fmt.Errorf("45011: %w", ErrRateLimited)},
+				{err: transient}, {err: transient}},
+			wantSleeps:  []time.Duration{70 * time.Second, 70 * time.Second, 750 * time.Millisecond, 1500 * time.Millisecond},
+			wantHealthy: true,
+			wantErrors:  map[string]float64{"rate_limited": 2, "transient": 2},
+			wantBackoff: 1.5,
+		},
+		{
 			name:        "transient with a retry-after",
 			script:      []scriptStep{{err: &BackoffError{Wait: 12 * time.Second, Cause: ErrTransient}}},
 			wantSleeps:  []time.Duration{12 * time.Second},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -331,4 +332,47 @@ func ids(ps []model.Post) string {
 		s[i] = p.ID
 	}
 	return strings.Join(s, ",")
+}
+
+func BenchmarkPoll(b *testing.B) {
+	example, err := os.ReadFile("../../examples/posts.jsonl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// 50 copies of the example posts with distinct IDs.
+	var buf strings.Builder
+	lines := strings.Split(strings.TrimSpace(string(example)), "\n")
+	for i := range 50 {
+		for _, l := range lines {
+			buf.WriteString(strings.Replace(l, `"id":"`, `"id":"`+strconv.Itoa(i)+"-", 1) + "\n")
+		}
+	}
+	path := filepath.Join(b.TempDir(), "posts.jsonl")
+	if err := os.WriteFile(path, []byte(buf.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(Options{Path: path, BatchSize: 100, Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		var cur ingest.Cursor
+		n := 0
+		for {
+			batch, err := s.Poll(context.Background(), cur)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(batch.Posts) + len(batch.Rejected)
+			cur = batch.Next
+			if !batch.More {
+				break
+			}
+		}
+		if n != 50*len(lines) {
+			b.Fatalf("read %d lines", n)
+		}
+	}
 }

@@ -359,3 +359,60 @@ func TestErrorClasses(t *testing.T) {
 		}
 	}
 }
+
+// The demo environment works with the real source and replier: every
+// submission is read once, and every citizen gets an answer, by message or,
+// for the one who refuses messages, in the record.
+func TestDemoEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d := wechatfake.Demo(ctx, wechatfake.DemoOptions{Initial: 12, Every: time.Hour, Seed: 3})
+	defer d.Close()
+	c, err := NewClient(ClientOptions{BaseURL: d.URL, AppID: d.AppID, AppSecret: d.Secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewSource(c, SourceOptions{Env: d.Env, Collection: d.Collection, MarkRead: "acked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := NewReplier(c, ReplierOptions{TemplateID: d.TemplateID, Page: d.Page, Env: d.Env, Collection: d.Collection})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur ingest.Cursor
+	seen := map[string]bool{}
+	refused := 0
+	for {
+		b, err := src.Poll(ctx, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range b.Posts {
+			if seen[p.ID] {
+				t.Fatalf("%s read twice", p.ID)
+			}
+			seen[p.ID] = true
+			res, err := rep.Send(ctx, ingest.Reply{PostID: p.ID, NativeID: p.NativeID, AuthorID: p.Author.ID, Kind: "ack", CaseNo: "MSB-20261126-0001", Text: "已转交相关部门办理"})
+			if err != nil || res.Skipped {
+				t.Fatalf("reply to %s: %+v, %v", p.ID, res, err)
+			}
+			if p.Author.ID == "oDemoRefuse000000000000000" {
+				refused++
+				if ok, err := rep.Sent(ctx, ingest.Reply{NativeID: p.NativeID, Kind: "ack", CaseNo: "MSB-20261126-0001", Text: "已转交相关部门办理"}); err != nil || !ok {
+					t.Errorf("fallback for %s not found: %v", p.ID, err)
+				}
+			}
+		}
+		cur = b.Next
+		if !b.More {
+			break
+		}
+	}
+	if len(seen) != 12 || refused == 0 {
+		t.Fatalf("read %d of 12 submissions, %d from the citizen who refuses messages", len(seen), refused)
+	}
+	if got := len(d.Sends()); got != 12-refused {
+		t.Errorf("%d messages sent, want %d (%d refused)", got, 12-refused, refused)
+	}
+}

@@ -1,6 +1,7 @@
 package memlog
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,17 +9,30 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
 // group is a consumer group of one topic: its committed offsets and which
 // partitions a member is consuming.
+//
+// Commits are coalesced: a consumer marks an offset handled and moves on, and
+// a flusher writes the offsets file whenever it changed, so one file write
+// (two fsyncs) covers every message handled meanwhile, across partitions.
+// Consume writes the final offsets before it returns. After a crash, the
+// messages handled since the last completed write are delivered again, which
+// the stream.Log contract allows (a crash between a handler's return and
+// the commit).
 type group struct {
 	name string
 	path string // offsets file
 
-	mu      sync.Mutex // guards offsets and serialises writes of the file
-	offsets []int64    // per partition, the offset of the next record to deliver
+	mu      sync.Mutex
+	handled []int64 // per partition, the offset of the next record to deliver
+	kick    chan struct{}
+
+	writeMu sync.Mutex // serialises writes of the file; guards written
+	written []int64    // offsets as last written to the file
 
 	// owners holds one token per partition: a Consume call takes the token of
 	// a partition before reading it, so two members of the group never read
@@ -38,7 +52,9 @@ func openGroup(dir, name string, partitions int) (*group, error) {
 	g := &group{
 		name:    name,
 		path:    filepath.Join(dir, groupFileName(name)),
-		offsets: make([]int64, partitions),
+		handled: make([]int64, partitions),
+		written: make([]int64, partitions),
+		kick:    make(chan struct{}, 1),
 		owners:  make([]chan struct{}, partitions),
 	}
 	for i := range g.owners {
@@ -58,27 +74,44 @@ func openGroup(dir, name string, partitions int) (*group, error) {
 	if of.Group != name {
 		return nil, fmt.Errorf("offsets file %s belongs to group %q, not %q", g.path, of.Group, name)
 	}
-	copy(g.offsets, of.Offsets)
+	copy(g.handled, of.Offsets)
+	copy(g.written, of.Offsets)
 	return g, nil
 }
 
+// offset is where a member taking over partition starts.
 func (g *group) offset(partition int) int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.offsets[partition]
+	return g.handled[partition]
 }
 
-// commit records that every record of partition before next is handled. The
+// commit records that every record of partition before next is handled and
+// wakes the flusher.
+func (g *group) commit(partition int, next int64) {
+	g.mu.Lock()
+	if next > g.handled[partition] {
+		g.handled[partition] = next
+	}
+	g.mu.Unlock()
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flush writes the handled offsets if they changed since the last write. The
 // file is replaced atomically (write a temporary file, fsync, rename, fsync
 // the directory), so a crash leaves either the old or the new offsets.
-func (g *group) commit(partition int, next int64) error {
+func (g *group) flush() error {
+	g.writeMu.Lock()
+	defer g.writeMu.Unlock()
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if next <= g.offsets[partition] {
+	offsets := slices.Clone(g.handled)
+	g.mu.Unlock()
+	if slices.Equal(offsets, g.written) {
 		return nil
 	}
-	offsets := append([]int64(nil), g.offsets...)
-	offsets[partition] = next
 	b, err := json.Marshal(offsetsFile{Group: g.name, Offsets: offsets})
 	if err != nil {
 		return fmt.Errorf("commit offsets of group %q: %w", g.name, err)
@@ -86,8 +119,22 @@ func (g *group) commit(partition int, next int64) error {
 	if err := writeFileAtomic(g.path, b); err != nil {
 		return fmt.Errorf("commit offsets of group %q: %w", g.name, err)
 	}
-	g.offsets = offsets
+	g.written = offsets
 	return nil
+}
+
+// flusher writes offsets as they change until ctx is done.
+func (g *group) flusher(ctx context.Context) error {
+	for {
+		select {
+		case <-g.kick:
+			if err := g.flush(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 func writeFileAtomic(path string, b []byte) error {

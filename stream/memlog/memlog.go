@@ -10,6 +10,8 @@
 //
 // Publish fsyncs the records before it returns; a consumer commits an offset
 // (atomically replacing the group's file) only after its handler returned nil.
+// Commits are coalesced, so that one file write covers all the messages
+// handled while the previous write was in progress.
 // Opening a directory cuts off a record torn by a crash at the end of each
 // partition.
 //
@@ -290,6 +292,9 @@ func (l *Log) Publish(ctx context.Context, topicName string, msgs ...stream.Mess
 // delivered first. Its offset is committed after h returns nil, even if ctx
 // is done by then, because the handler's effect is already durable.
 //
+// Commits are coalesced (see group): Consume does not wait for the offsets
+// file after each message, and it writes the final offsets before returning.
+//
 // Several Consume calls for one group share the partitions: each partition is
 // read by one call at a time, the others wait to take over. Consume returns
 // nil when ctx is done and stream.ErrClosed when the Log is closed.
@@ -333,17 +338,35 @@ func (l *Log) Consume(ctx context.Context, topicName, groupName string, h stream
 		errOnce  sync.Once
 		firstErr error
 	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		cancel()
+	}
+	flushCtx, stopFlusher := context.WithCancel(context.Background())
+	flusherDone := make(chan struct{})
+	go func() {
+		defer close(flusherDone)
+		if err := g.flusher(flushCtx); err != nil {
+			fail(err)
+		}
+	}()
 	for _, p := range t.parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := l.consumePartition(cctx, t, g, p, h); err != nil {
-				errOnce.Do(func() { firstErr = err })
-				cancel()
+				fail(err)
 			}
 		}()
 	}
 	wg.Wait()
+	stopFlusher()
+	<-flusherDone
+	// Every handled offset is written before Consume returns, so a clean
+	// stop redelivers nothing.
+	if err := g.flush(); err != nil {
+		fail(err)
+	}
 	switch {
 	case firstErr != nil && !errors.Is(firstErr, stream.ErrClosed):
 		return fmt.Errorf("memlog: consume %q for group %q: %w", topicName, groupName, firstErr)
@@ -413,9 +436,7 @@ func (l *Log) consumePartition(ctx context.Context, t *topic, g *group, p *parti
 				return nil
 			}
 		}
-		if err := g.commit(p.id, off+1); err != nil {
-			return err
-		}
+		g.commit(p.id, off+1)
 	}
 }
 

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The rule fixtures of classify are reused here (../../classify/testdata).
+const fixtureRules = "../../classify/testdata/rules"
+
+func runCmd2(f func(context.Context, []string, *bytes.Buffer, *bytes.Buffer) int, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := f(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func rulesRun(args ...string) (int, string, string) {
+	return runCmd2(func(ctx context.Context, a []string, o, e *bytes.Buffer) int { return rulesCmd(ctx, a, o, e) }, args...)
+}
+
+func TestRulesCheck(t *testing.T) {
+	code, out, errs := rulesRun("check", "../../rules/default")
+	if code != 0 || !strings.Contains(out, "ok:") || errs != "" {
+		t.Fatalf("check default rules: exit %d\n%s%s", code, out, errs)
+	}
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(`departments: [{id: cgj, name: 市城市管理局}]
+routes:
+  - {name: 路灯, match: {any: [路灯]}, assign: {lead: nobody}, sla: {claim: soon}}
+acknowledgement: {default: '{{.CaseNo}}'}
+fallback: {name: 人工分拣}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("# nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = rulesRun("check", dir)
+	if code != 1 || out != "" {
+		t.Fatalf("check broken rules: exit %d, stdout %q", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	pos := regexp.MustCompile(`^.+\.yaml:\d+:\d+: [a-z]`)
+	for _, l := range lines {
+		if !pos.MatchString(l) {
+			t.Errorf("error line without position: %q", l)
+		}
+	}
+	for _, want := range []string{`a.yaml:3:51: route "路灯": lead: undefined department "nobody"`, `a.yaml:3:73: route "路灯": sla claim: bad duration "soon"`, "b.yaml:1:1: empty rule file"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("missing %q in\n%s", want, errs)
+		}
+	}
+
+	if code, _, _ := rulesRun("check"); code != 2 {
+		t.Errorf("check without DIR: exit %d, want 2", code)
+	}
+	if code, _, _ := rulesRun("frobnicate"); code != 2 {
+		t.Errorf("unknown subcommand: exit %d, want 2", code)
+	}
+}
+
+func TestRulesTest(t *testing.T) {
+	code, out, errs := rulesRun("test", "../../classify/testdata/failing_test.yaml", fixtureRules+"/rules_test.yaml")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"FAIL ../../classify/testdata/failing_test.yaml:3:5 wrong lead on purpose\n",
+		`    lead: expected "cgj", got "gas"`,
+		`(decided by route "燃气泄漏" on 煤气味)`,
+		"FAIL: 8 passed, 1 failed\n",
+		"coverage: routes no test reaches: 山东\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = rulesRun("test", "--run", "^(passes|geo)", "../../classify/testdata/failing_test.yaml", fixtureRules+"/rules_test.yaml")
+	if code != 0 || !strings.Contains(out, "ok: 2 passed, 0 failed") {
+		t.Errorf("--run: exit %d\n%s", code, out)
+	}
+	if code, _, _ := rulesRun("test", "--run", "(", "x_test.yaml"); code != 2 {
+		t.Errorf("bad --run: exit %d, want 2", code)
+	}
+}
+
+func TestRulesExplain(t *testing.T) {
+	code, out, errs := rulesRun("explain", "--rules.dir", fixtureRules, "阳湖花园3栋楼道里有很重的煤气味")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"words:     阳湖花园 |", "districts: 雨山区 340504 (by place)", "  + 燃气泄漏", "  lead:       市燃气公司 [gas]", "  priority:   urgent", "model:     not consulted"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = rulesRun("explain", "--rules.dir", fixtureRules, "--geo", "31.717442,118.552882", "路灯坏了")
+	if code != 0 || !strings.Contains(out, "districts: 花山区 340503 (by geo)") {
+		t.Errorf("explain --geo: exit %d\n%s", code, out)
+	}
+	if code, _, _ := rulesRun("explain", "--geo", "north", "x"); code != 2 {
+		t.Errorf("bad --geo: exit %d, want 2", code)
+	}
+}
+
+func TestEval(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "labelled.jsonl")
+	var b bytes.Buffer
+	for _, rec := range []map[string]string{
+		{"title": "煤气", "text": "阳湖花园楼道煤气味很重", "category": "城乡建设"},
+		{"text": "东方城二区凌晨还有噪音", "category": "环境保护"},
+		{"text": "说不清的事情", "category": "环境保护"},
+		{"text": "东方城二区门口路灯坏了", "category": "light"},
+	} {
+		line, _ := json.Marshal(rec)
+		b.Write(append(line, '\n'))
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := evalCmd(context.Background(), []string{"--rules.dir", fixtureRules, path}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	// Three of four decided by routes and right (a "light" label counts at
+	// its group, 城乡建设); the unmatched one goes to triage and counts as wrong.
+	for _, want := range []string{"4 labelled posts", "decided by a route: 3 (75.0%)", "fallback (triage): 1 (25.0%)", "(triage)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("eval output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if !regexp.MustCompile(`accuracy\s+0\.7500`).MatchString(out.String()) {
+		t.Errorf("accuracy not 0.75:\n%s", out.String())
+	}
+	out.Reset()
+	if code := evalCmd(context.Background(), []string{"--rules.dir", fixtureRules, "--json", path}, &out, &errb); code != 0 {
+		t.Fatalf("--json exit %d", code)
+	}
+	var res struct {
+		Metrics struct {
+			Accuracy float64 `json:"accuracy"`
+		} `json:"metrics"`
+		ByRoute int `json:"decided_by_route"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Metrics.Accuracy != 0.75 || res.ByRoute != 3 {
+		t.Errorf("--json: %v %+v\n%s", err, res, out.String())
+	}
+}

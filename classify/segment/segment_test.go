@@ -141,6 +141,8 @@ func TestCutPlaces(t *testing.T) {
 		{"雨山区阳湖社区党委书记", []string{"雨山区", "阳湖社区"}, nil},
 		{"向山镇锁库村委会门口", []string{"向山镇", "锁库村委会"}, nil},
 		{"和县乌江镇霸王祠附近", []string{"和县", "乌江镇", "霸王祠"}, nil},
+		// A village stem (再安村委会 → 再安) does not beat a common word next to it.
+		{"社区说过两天再安排人来修", []string{"再", "安排"}, []string{"再安"}},
 		{"慈湖高新区的企业拖欠工资", []string{"慈湖高新区", "企业", "拖欠工资"}, nil},
 	}
 	for _, tt := range tests {

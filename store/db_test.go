@@ -372,3 +372,22 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 		}
 	})
 }
+
+func TestIsUniqueViolation(t *testing.T) {
+	storetest.ForEachStore(t, func(t *testing.T, s *store.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		q := `INSERT INTO source_cursors (source, query, cursor, updated_at) VALUES ($1, '', '', $2)`
+		if _, err := s.DB.Exec(ctx, q, "a", s.Now()); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.DB.Exec(ctx, q, "a", s.Now())
+		if err == nil || !store.IsUniqueViolation(err) {
+			t.Errorf("duplicate key: IsUniqueViolation(%v) = false", err)
+		}
+		_, err = s.DB.Exec(ctx, `INSERT INTO source_cursors (source) VALUES ($1)`, "b")
+		if err == nil || store.IsUniqueViolation(err) {
+			t.Errorf("NOT NULL violation: IsUniqueViolation(%v) = true", err)
+		}
+	})
+}

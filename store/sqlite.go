@@ -39,6 +39,9 @@ type sqliteQuerier interface {
 // openSQLite opens (creating if needed) the database file at path.
 // query holds extra DSN parameters for the driver, appended to ours.
 func openSQLite(ctx context.Context, path, query string, logger *slog.Logger) (*sqliteDB, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	if path == "" {
 		return nil, errors.New("open database: sqlite url names no file (want sqlite:PATH)")
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sync"
 	"time"
 
@@ -169,6 +170,9 @@ func (c *Client) call(ctx context.Context, path string, body any, out enveloped)
 		if err != nil {
 			return err
 		}
+		// A retry decodes into a clean value: a success answer may omit
+		// errcode, which must not keep the refused attempt's code.
+		reflect.ValueOf(out).Elem().SetZero()
 		if err := c.post(ctx, path, tok, body, out); err != nil {
 			return err
 		}

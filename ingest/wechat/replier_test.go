@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -414,5 +415,33 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if got := len(d.Sends()); got != 12-refused {
 		t.Errorf("%d messages sent, want %d (%d refused)", got, 12-refused, refused)
+	}
+}
+
+// A success answer that omits errcode after a refused token must not be
+// read as the refusal again.
+func TestClientRetryDecodesClean(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/cgi-bin/stable_token", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"access_token":"tok","expires_in":7200}`))
+	})
+	calls := 0
+	mux.HandleFunc("/cgi-bin/message/subscribe/send", func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 {
+			w.Write([]byte(`{"errcode":42001,"errmsg":"access_token expired rid: 1"}`))
+			return
+		}
+		w.Write([]byte(`{}`))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c, err := NewClient(ClientOptions{BaseURL: srv.URL, AppID: "wx1", AppSecret: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp envelope
+	if err := c.call(context.Background(), pathSubscribe, map[string]string{}, &resp); err != nil || calls != 2 {
+		t.Fatalf("err %v after %d calls", err, calls)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mashangban/mashangban/model"
@@ -296,4 +297,29 @@ func BenchmarkResolve(b *testing.B) {
 	for b.Loop() {
 		g.Resolve(text, nil, nil, "安徽 马鞍山")
 	}
+}
+
+// A Gazetteer is shared by every classifier goroutine.
+func TestConcurrentResolve(t *testing.T) {
+	g := newDefault(t)
+	texts := []string{"华山南路马向路至印山东路一段", "阳湖花园12栋3单元", "路灯坏了"}
+	geo := &model.Geo{Lat: 31.562321, Lon: 118.843742}
+	want := make([]Resolution, len(texts))
+	for i, text := range texts {
+		want[i] = g.Resolve(text, nil, geo, "安徽 马鞍山")
+	}
+	var wg sync.WaitGroup
+	for n := range 8 {
+		wg.Go(func() {
+			for i := range 100 {
+				k := (n + i) % len(texts)
+				got := g.Resolve(texts[k], nil, geo, "安徽 马鞍山")
+				if !slices.Equal(got.Districts, want[k].Districts) || got.By != want[k].By {
+					t.Errorf("concurrent Resolve(%q) = %+v, want %+v", texts[k], got, want[k])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -612,3 +612,28 @@ func TestPollerUsesSourcePace(t *testing.T) {
 		t.Errorf("sleeps %v", h.clock.sleeps)
 	}
 }
+
+// cancelSource stops the poller from inside Poll, as a shutdown during a
+// request does.
+type cancelSource struct {
+	scriptSource
+	cancel context.CancelFunc
+}
+
+func (s *cancelSource) Poll(ctx context.Context, cur Cursor) (Batch, error) {
+	s.cancel()
+	return Batch{}, fmt.Errorf("get: %w", ctx.Err())
+}
+
+func TestPollerStopDuringPoll(t *testing.T) {
+	src := &cancelSource{scriptSource: scriptSource{name: "s", query: "q"}}
+	h := newHarness(t, src, 100, PollerOptions{})
+	src.cancel = h.clock.cancel
+	h.run(t)
+	if len(h.clock.sleeps) != 0 || metricValue(h.p.m.errors.WithLabelValues("other")) != 0 || h.cursors.saves != 0 {
+		t.Errorf("a stop was treated as a failure: sleeps %v", h.clock.sleeps)
+	}
+	if ok, _ := h.p.Healthy(); !ok {
+		t.Error("unhealthy after a stop")
+	}
+}

@@ -52,8 +52,8 @@ type MobileOptions struct {
 	Timeout     time.Duration // per request; default 20s
 	// Now is the clock for relative dates and waits; default time.Now.
 	Now        func() time.Time
-	HTTPClient *http.Client // optional transport (tests)
-	Logger     *slog.Logger
+	HTTPClient *http.Client          // optional transport (tests)
+	Logger     *slog.Logger          // already carrying component/source attributes
 	Registerer prometheus.Registerer // optional
 }
 
@@ -126,7 +126,7 @@ func NewMobile(opt MobileOptions) (*Mobile, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Mobile{opt: opt, metrics: m, log: opt.Logger.With("component", "ingest", "source", opt.Name)}
+	s := &Mobile{opt: opt, metrics: m, log: opt.Logger}
 	s.extend = rate.NewLimiter(rate.Inf, 1)
 	if opt.ExtendEvery > 0 {
 		s.extend = rate.NewLimiter(rate.Every(opt.ExtendEvery), 3)

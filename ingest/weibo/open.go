@@ -48,7 +48,7 @@ type OpenOptions struct {
 	// Now is the clock for waits and the backfill horizon; default time.Now.
 	Now        func() time.Time
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	Logger     *slog.Logger // already carrying component/source attributes
 	Registerer prometheus.Registerer
 }
 
@@ -117,7 +117,7 @@ func NewOpen(opt OpenOptions) (*Open, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Open{opt: opt, log: opt.Logger.With("component", "ingest", "source", opt.Name)}
+	s := &Open{opt: opt, log: opt.Logger}
 	s.api = newOpenClient(opt.HTTPClient, opt.BaseURL, opt.AccessToken, opt.Timeout, opt.Now, m)
 	if opt.Mentions {
 		s.endpoints = append(s.endpoints, endpointMentions)

@@ -41,7 +41,7 @@ type ReplierOptions struct {
 	Timeout         time.Duration
 	Now             func() time.Time
 	HTTPClient      *http.Client
-	Logger          *slog.Logger
+	Logger          *slog.Logger // already carrying component/source attributes
 	Registerer      prometheus.Registerer
 }
 
@@ -81,7 +81,7 @@ func NewReplier(opt ReplierOptions) (*Replier, error) {
 	return &Replier{
 		opt: opt,
 		api: newOpenClient(opt.HTTPClient, opt.BaseURL, opt.AccessToken, opt.Timeout, opt.Now, m),
-		log: opt.Logger.With("component", "reply", "channel", string(model.ChannelWeibo)),
+		log: opt.Logger,
 	}, nil
 }
 
@@ -116,7 +116,7 @@ func (r *Replier) Send(ctx context.Context, rep ingest.Reply) (ingest.SendResult
 			// The comment may well exist; the caller retries after Sent.
 			return ingest.SendResult{}, fmt.Errorf("weibo comments/create: %w", err)
 		}
-		r.log.Info("comment sent", "post_id", rep.PostID, "case_no", rep.CaseNo, "comment_id", c.ID)
+		r.log.Info("comment sent", "channel", "weibo", "post_id", rep.PostID, "case_no", rep.CaseNo, "comment_id", c.ID)
 		return ingest.SendResult{RemoteID: c.ID}, nil
 	}
 	var oe *OpenError
@@ -142,7 +142,7 @@ func (r *Replier) Send(ctx context.Context, rep ingest.Reply) (ingest.SendResult
 }
 
 func skipped(rep ingest.Reply, log *slog.Logger, reason string) ingest.SendResult {
-	log.Warn("comment skipped", "post_id", rep.PostID, "case_no", rep.CaseNo, "reason", reason)
+	log.Warn("comment skipped", "channel", "weibo", "post_id", rep.PostID, "case_no", rep.CaseNo, "reason", reason)
 	return ingest.SendResult{Skipped: true, Reason: reason}
 }
 

@@ -365,6 +365,10 @@ func (p *Poller) fail(ctx context.Context, category string, err error) time.Dura
 	return wait
 }
 
+// maxMalformedRaw bounds the body kept for a malformed response (an error
+// page can be large; its start is what tells what went wrong).
+const maxMalformedRaw = 64 << 10
+
 // keepMalformed stores the body of a response that could not be read at all.
 // Only the first of a run of such failures is kept: the same broken answer
 // repeated on every retry would otherwise flood the dead letters.
@@ -373,6 +377,10 @@ func (p *Poller) keepMalformed(ctx context.Context, err error) {
 	var me *MalformedError
 	if errors.As(err, &me) {
 		r.Raw = me.Raw
+		if len(r.Raw) > maxMalformedRaw {
+			r.Reason += fmt.Sprintf(" (body cut from %d bytes)", len(r.Raw))
+			r.Raw = r.Raw[:maxMalformedRaw]
+		}
 	}
 	if derr := p.dead.AddDeadLetter(ctx, r); derr != nil {
 		p.log.Warn("could not keep malformed response", "error", derr)

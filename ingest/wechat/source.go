@@ -182,7 +182,10 @@ type queryResponse struct {
 func (s *Source) Poll(ctx context.Context, c ingest.Cursor) (ingest.Batch, error) {
 	cur, err := parseCursor(c)
 	if err != nil {
-		return ingest.Batch{}, fmt.Errorf("%w: %w", ingest.ErrMalformed, err)
+		// Not a cursor this package wrote: read from the first record rather
+		// than stall. Posts are keyed by _id, so repeats merge downstream.
+		s.log.Warn("unreadable cursor, reading the collection from its first record", "error", err)
+		cur, c = cursor{}, ""
 	}
 	var resp queryResponse
 	body := map[string]string{"env": s.opt.Env, "query": s.query(cur)}

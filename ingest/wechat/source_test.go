@@ -481,3 +481,16 @@ func TestSourceUnderMinuteQuota(t *testing.T) {
 		t.Errorf("sleeps %v, %d queries", r.sleeps, f.Calls("/tcb/databasequery"))
 	}
 }
+
+func TestSourceUnreadableCursorStartsOver(t *testing.T) {
+	f := newFake(t, wechatfake.Options{})
+	addRecords(f, 0, 2)
+	src := newSource(t, f, SourceOptions{})
+	b, err := src.Poll(context.Background(), `{"t":1,"k":"date","v":"1);db.x(","id":"a"}`)
+	if err != nil || len(b.Posts) != 2 {
+		t.Fatalf("%+v, %v", b, err)
+	}
+	if _, err := parseCursor(b.Next); err != nil {
+		t.Fatalf("next cursor %q: %v", b.Next, err)
+	}
+}

@@ -109,3 +109,26 @@ func BenchmarkRulesOnly(b *testing.B) {
 		}
 	}
 }
+
+// FuzzClassify: whatever the text, classification returns a decision
+// (triage when in doubt) and never panics.
+func FuzzClassify(f *testing.F) {
+	e := testEngine(f, fakeModel{"垃圾": pred("城乡建设", 0.9)}, func(rs *rules.RuleSet) {
+		rs.Model = &rules.ModelRef{File: "fake", Threshold: 0.6, Override: 0.8}
+	})
+	for _, s := range []string{benchPost, "", "\xff\xfe\xfd", "印山东路山东", "<p>路灯</p>", "华山南路垃圾", "😡😡😡", "\u0000\u200b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		d := e.Classify(context.Background(), model.Post{Text: text, Channel: model.ChannelWeibo})
+		if d.RuleSetVersion == "" || d.Priority == "" {
+			t.Fatalf("incomplete decision %+v", d)
+		}
+		if d.Lead == nil && !d.Triage {
+			t.Fatalf("no lead and no triage for %q", text)
+		}
+		if d.Triage && d.TriageReason == "" {
+			t.Fatalf("triage without reason for %q", text)
+		}
+	})
+}

@@ -272,7 +272,8 @@ func (m *Manager) LastError() error {
 // Classify implements Classifier with the serving rule set and counts the
 // decision.
 func (m *Manager) Classify(ctx context.Context, p model.Post) model.Decision {
-	d := m.cur.Load().Classify(ctx, p)
+	e := m.cur.Load()
+	d := e.Classify(ctx, p)
 	by, name := "route", ""
 	switch {
 	case len(d.Explanation.Routes) > 0:
@@ -280,7 +281,7 @@ func (m *Manager) Classify(ctx context.Context, p model.Post) model.Decision {
 	case d.Explanation.Model != nil && !d.Explanation.Fallback:
 		by = "model"
 	default:
-		by, name = "fallback", m.cur.Load().tree.fallback.Name
+		by, name = "fallback", e.tree.fallback.Name
 	}
 	m.decisions.WithLabelValues(by, name).Inc()
 	return d

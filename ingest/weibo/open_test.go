@@ -344,3 +344,24 @@ func TestOpenErrorClass(t *testing.T) {
 		t.Errorf("string code: %+v", e)
 	}
 }
+
+// A server that ignores max_id repeats the first page: the walk must end
+// (no progress) without handing out duplicates.
+func TestOpenServerIgnoresMaxID(t *testing.T) {
+	clk := newClock()
+	fake, src := newOpenPair(t, clk, weibofake.OpenOptions{}, OpenOptions{MentionsCount: 20})
+	posts, want := bigPosts(12, clk.Now(), 50, true)
+	fake.Add(posts...)
+	fake.IgnoreMaxID(true)
+	r := drain(t, src, "", 10, clk)
+	if r.polls != 2 || len(r.errs) != 0 {
+		t.Fatalf("polls %d errs %v", r.polls, r.errs)
+	}
+	// Only the newest page could be read; each post once.
+	assertExactlyOnce(t, r.posts, want[30:])
+	// Later polls ask for posts above the newest one and get nothing twice.
+	r2 := drain(t, src, r.cursor, 10, clk)
+	if len(r2.posts) != 0 {
+		t.Errorf("repeat: %v", ids(r2.posts))
+	}
+}

@@ -315,7 +315,12 @@ func TestOpenErrors(t *testing.T) {
 func TestOpenSQLiteURLForms(t *testing.T) {
 	dir := t.TempDir()
 	abs := filepath.Join(dir, "a", "m.db")
-	for _, u := range []string{"sqlite:" + abs, "sqlite://" + abs, "file:" + abs, "sqlite://" + abs + "?_pragma=cache_size(-2000)"} {
+	odd := filepath.Join(dir, "马 鞍山%20#x", "m.db")
+	for _, u := range []string{"sqlite:" + abs, "sqlite://" + abs, "file:" + abs, "sqlite://" + abs + "?_pragma=cache_size(-2000)", "sqlite:" + odd} {
+		abs := abs
+		if strings.HasSuffix(u, odd) {
+			abs = odd
+		}
 		s, err := store.Open(context.Background(), u, nil)
 		if err != nil {
 			t.Fatalf("Open(%q): %v", u, err)

@@ -66,7 +66,8 @@ func openSQLite(ctx context.Context, path, query string, logger *slog.Logger) (*
 	params.Add("_pragma", "foreign_keys(1)")
 	params.Add("_pragma", "synchronous(NORMAL)")
 	params.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + params.Encode()
+	// The driver opens "file:" names as SQLite URIs, which decode %XX.
+	dsn := "file:" + uriPathEscaper.Replace(path) + "?" + params.Encode()
 	if query != "" {
 		dsn += "&" + query
 	}
@@ -85,6 +86,8 @@ func openSQLite(ctx context.Context, path, query string, logger *slog.Logger) (*
 	}
 	return d, nil
 }
+
+var uriPathEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 func (d *sqliteDB) Dialect() Dialect { return SQLite }
 

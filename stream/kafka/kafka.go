@@ -25,9 +25,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/mashangban/mashangban/stream"
+	"github.com/mashangban/mashangban/stream/internal/metrics"
 	"github.com/mashangban/mashangban/stream/internal/names"
 	"github.com/mashangban/mashangban/stream/internal/retry"
 )
@@ -77,6 +79,8 @@ type Options struct {
 	// Consumer group timings; zero keeps kafka-go's defaults (3s, 30s, 30s, 5s).
 	HeartbeatInterval, SessionTimeout, RebalanceTimeout, JoinGroupBackoff time.Duration
 	Logger                                                                *slog.Logger
+	// Registerer receives the mashangban_stream_* metrics; nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Log is a stream.Log on Kafka. It is safe for concurrent use.
@@ -84,6 +88,7 @@ type Log struct {
 	opts    Options
 	backoff retry.Backoff
 	logger  *slog.Logger
+	metrics *metrics.Metrics
 	client  *kafkago.Client
 	writer  *kafkago.Writer
 	dialer  *kafkago.Dialer
@@ -143,6 +148,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		opts:    opts,
 		backoff: retry.Backoff{Min: opts.MinBackoff, Max: opts.MaxBackoff}.WithDefaults(),
 		logger:  logger,
+		metrics: metrics.New(opts.Registerer),
 		client:  &kafkago.Client{Addr: kafkago.TCP(opts.Brokers...), Transport: transport, Timeout: opts.Timeout},
 		writer: &kafkago.Writer{
 			Addr:         kafkago.TCP(opts.Brokers...),
@@ -302,8 +308,10 @@ func (l *Log) Publish(ctx context.Context, topic string, msgs ...stream.Message)
 		}
 	}
 	if err := l.writer.WriteMessages(ctx, kms...); err != nil {
+		l.metrics.Errors.WithLabelValues(topic, "publish").Inc()
 		return fmt.Errorf("kafka: publish %d messages to %q: %w", len(msgs), l.opts.TopicPrefix+topic, err)
 	}
+	l.metrics.Published.WithLabelValues(topic).Add(float64(len(msgs)))
 	return nil
 }
 
@@ -372,6 +380,8 @@ func (l *Log) Consume(ctx context.Context, topic, group string, h stream.Handler
 	// Close leaves the group, so the remaining members take over this
 	// member's partitions at once instead of after the session timeout.
 	defer r.Close()
+	handled := l.metrics.Handled.WithLabelValues(topic, group)
+	handlerErrors := l.metrics.HandlerErrors.WithLabelValues(topic, group)
 
 	for fetchFailures := 0; ; {
 		km, err := r.FetchMessage(cctx)
@@ -380,6 +390,7 @@ func (l *Log) Consume(ctx context.Context, topic, group string, h stream.Handler
 				return result()
 			}
 			fetchFailures++
+			l.metrics.Errors.WithLabelValues(topic, "fetch").Inc()
 			d := l.backoff.Delay(fetchFailures)
 			logger.Warn("fetch failed, retrying", "attempt", fetchFailures, "backoff", d, "error", err)
 			if retry.Sleep(cctx, d) != nil {
@@ -402,8 +413,10 @@ func (l *Log) Consume(ctx context.Context, topic, group string, h stream.Handler
 			}
 			err := h(cctx, m)
 			if err == nil {
+				handled.Inc()
 				break
 			}
+			handlerErrors.Inc()
 			d := l.backoff.Delay(attempt)
 			logger.Warn("handler failed, delivering the message again", "partition", m.Partition,
 				"offset", m.Offset, "attempt", attempt, "backoff", d, "error", err)
@@ -418,6 +431,7 @@ func (l *Log) Consume(ctx context.Context, topic, group string, h stream.Handler
 		err = r.CommitMessages(commitCtx, km)
 		cancelCommit()
 		if err != nil {
+			l.metrics.Errors.WithLabelValues(topic, "commit").Inc()
 			// Not fatal: the message is delivered again later (to this or
 			// another member), which at-least-once allows.
 			logger.Warn("commit failed; the message will be delivered again", "partition", m.Partition,

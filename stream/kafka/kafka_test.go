@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/mashangban/mashangban/stream"
@@ -55,5 +56,13 @@ func TestContract(t *testing.T) {
 			c := newCluster(t, 1)
 			return func(t *testing.T) stream.Log { return openTest(t, testOptions(c)) }
 		},
+	})
+}
+
+func TestMetrics(t *testing.T) {
+	streamtest.Metrics(t, func(t *testing.T, reg prometheus.Registerer) stream.Log {
+		opts := testOptions(newCluster(t, 1))
+		opts.Registerer = reg
+		return openTest(t, opts)
 	})
 }

@@ -37,7 +37,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mashangban/mashangban/stream"
+	"github.com/mashangban/mashangban/stream/internal/metrics"
 	"github.com/mashangban/mashangban/stream/internal/names"
 	"github.com/mashangban/mashangban/stream/internal/retry"
 )
@@ -62,6 +65,8 @@ type Options struct {
 	// handler failed is delivered again (defaults 100ms and 5s).
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
+	// Registerer receives the mashangban_stream_* metrics; nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Log is a stream.Log stored in a directory. It is safe for concurrent use.
@@ -70,6 +75,7 @@ type Log struct {
 	opts    Options
 	backoff retry.Backoff
 	logger  *slog.Logger
+	metrics *metrics.Metrics
 	lock    *os.File
 
 	mu     sync.Mutex
@@ -122,6 +128,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		opts:    opts,
 		backoff: retry.Backoff{Min: opts.MinBackoff, Max: opts.MaxBackoff}.WithDefaults(),
 		logger:  opts.Logger.With("component", "memlog"),
+		metrics: metrics.New(opts.Registerer),
 		lock:    lock,
 		topics:  make(map[string]*topic),
 		done:    make(chan struct{}),
@@ -279,8 +286,10 @@ func (l *Log) Publish(ctx context.Context, topicName string, msgs ...stream.Mess
 			continue
 		}
 		if err := t.parts[i].append(buf, counts[i]); err != nil {
+			l.metrics.Errors.WithLabelValues(topicName, "publish").Inc()
 			return fmt.Errorf("memlog: publish to %q: %w", topicName, err)
 		}
+		l.metrics.Published.WithLabelValues(topicName).Add(float64(counts[i]))
 	}
 	return nil
 }
@@ -347,6 +356,7 @@ func (l *Log) Consume(ctx context.Context, topicName, groupName string, h stream
 	go func() {
 		defer close(flusherDone)
 		if err := g.flusher(flushCtx); err != nil {
+			l.metrics.Errors.WithLabelValues(topicName, "commit").Inc()
 			fail(err)
 		}
 	}()
@@ -365,6 +375,7 @@ func (l *Log) Consume(ctx context.Context, topicName, groupName string, h stream
 	// Every handled offset is written before Consume returns, so a clean
 	// stop redelivers nothing.
 	if err := g.flush(); err != nil {
+		l.metrics.Errors.WithLabelValues(topicName, "commit").Inc()
 		fail(err)
 	}
 	switch {
@@ -403,6 +414,8 @@ func (l *Log) consumePartition(ctx context.Context, t *topic, g *group, p *parti
 		return err
 	}
 	defer r.close()
+	handled := l.metrics.Handled.WithLabelValues(t.name, g.name)
+	handlerErrors := l.metrics.HandlerErrors.WithLabelValues(t.name, g.name)
 	for {
 		next, wake, err := p.state()
 		if err != nil {
@@ -418,6 +431,7 @@ func (l *Log) consumePartition(ctx context.Context, t *topic, g *group, p *parti
 		}
 		rec, off, err := r.read()
 		if err != nil {
+			l.metrics.Errors.WithLabelValues(t.name, "fetch").Inc()
 			return err
 		}
 		m := stream.Message{Topic: t.name, Key: rec.key, Value: rec.value, Partition: p.id, Offset: off, Time: rec.time}
@@ -427,8 +441,10 @@ func (l *Log) consumePartition(ctx context.Context, t *topic, g *group, p *parti
 			}
 			err := h(ctx, m)
 			if err == nil {
+				handled.Inc()
 				break
 			}
+			handlerErrors.Inc()
 			d := l.backoff.Delay(attempt)
 			l.logger.Warn("handler failed, delivering the message again", "topic", t.name, "group", g.name,
 				"partition", p.id, "offset", off, "attempt", attempt, "backoff", d, "error", err)

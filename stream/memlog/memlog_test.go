@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mashangban/mashangban/stream"
 	"github.com/mashangban/mashangban/stream/streamtest"
 )
@@ -29,5 +31,13 @@ func TestContract(t *testing.T) {
 			dir := t.TempDir()
 			return func(t *testing.T) stream.Log { return openTest(t, dir, testOptions()) }
 		},
+	})
+}
+
+func TestMetrics(t *testing.T) {
+	streamtest.Metrics(t, func(t *testing.T, reg prometheus.Registerer) stream.Log {
+		opts := testOptions()
+		opts.Registerer = reg
+		return openTest(t, t.TempDir(), opts)
 	})
 }

@@ -39,6 +39,11 @@ func (s *Store) AppendEvent(ctx context.Context, q Querier, e Event) (inserted b
 	}
 	detail := "{}"
 	if len(e.Detail) > 0 {
+		// Readers hand Detail on as json.RawMessage; one bad entry would
+		// break every listing that includes it.
+		if !json.Valid(e.Detail) {
+			return false, fmt.Errorf("append event %q: detail is not valid JSON", e.Kind)
+		}
 		detail = string(e.Detail)
 	}
 	var key any

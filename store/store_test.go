@@ -131,6 +131,13 @@ func TestEvents(t *testing.T) {
 			t.Fatalf("duplicate AppendEvent = %v, %v; want false, nil", ins, err)
 		}
 
+		if _, err := s.AppendEvent(ctx, nil, store.Event{Kind: "bad", Detail: json.RawMessage(`{"a":`)}); err == nil {
+			t.Error("AppendEvent with invalid JSON detail: no error")
+		}
+		if _, err := s.AppendEvent(ctx, nil, store.Event{}); err == nil {
+			t.Error("AppendEvent without a kind: no error")
+		}
+
 		tests := []struct {
 			name  string
 			f     store.EventFilter

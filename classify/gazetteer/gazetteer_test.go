@@ -73,7 +73,7 @@ func TestWords(t *testing.T) {
 	has := func(w string) bool { _, ok := slices.BinarySearch(words, w); return ok }
 	for _, w := range []string{
 		"阳湖社区居委会", "阳湖社区", "阳湖", "东方城社区", "东方城", "霍里村", "和县", "当涂", "湖东路",
-		"印山东路", "阳湖花园", "阳湖花园小区", "郑蒲港", "龙山村",
+		"印山东路", "阳湖花园", "阳湖花园小区", "郑蒲港", "龙山村", "花山", "博望",
 	} {
 		if !has(w) {
 			t.Errorf("Words lacks %q", w)
@@ -190,6 +190,10 @@ func TestResolve(t *testing.T) {
 			want{[]string{"雨山区"}, ByPlace, false, []string{"雨山区", "采石街道"}}},
 		{"county short form", "当涂这边的公交车太少", nil, "",
 			want{[]string{"当涂县"}, ByPlace, false, []string{"当涂"}}},
+		{"district short form kept by hand", "博望的路灯坏了", nil, "",
+			want{[]string{"博望区"}, ByPlace, false, []string{"博望"}}},
+		{"a road named after a district is not the district", "花山路上的路灯坏了", nil, "",
+			want{nil, ByNone, false, []string{"花山路"}}},
 		{"place beats geo", "含山县城的路灯", &model.Geo{Lat: 31.69902, Lon: 118.511308}, "",
 			want{[]string{"含山县"}, ByPlace, false, []string{"含山县"}}},
 		{"road with district not verified uses geo", "印山东路有个大坑", &model.Geo{Lat: 31.685912, Lon: 118.493104}, "",

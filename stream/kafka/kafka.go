@@ -237,7 +237,10 @@ func (l *Log) ensureTopics(ctx context.Context, topics ...string) error {
 
 // waitForTopics polls metadata until every topic has partitions with leaders.
 // Brokers answer CreateTopics before every broker's metadata cache knows the
-// topic; a group joined in that window would be assigned nothing.
+// topic; a group joined in that window would be assigned nothing. The
+// client's metadata comes from kafka-go's transport cache (refreshed after a
+// successful CreateTopics, else every few seconds), so a topic another
+// process created a moment ago can take a few polls to appear.
 func (l *Log) waitForTopics(ctx context.Context, topics []string) error {
 	for attempt := 1; ; attempt++ {
 		md, err := l.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: topics})
@@ -440,7 +443,9 @@ func (l *Log) Consume(ctx context.Context, topic, group string, h stream.Handler
 	}
 }
 
-// Ping asks the brokers for the metadata of mashangban's topics.
+// Ping dials the brokers in turn and asks the first that answers for cluster
+// metadata. It does not use the writer's transport, whose metadata is cached
+// and would answer while every broker is down.
 func (l *Log) Ping(ctx context.Context) error {
 	l.mu.Lock()
 	closed := l.closed
@@ -448,16 +453,37 @@ func (l *Log) Ping(ctx context.Context) error {
 	if closed {
 		return stream.ErrClosed
 	}
-	topics := make([]string, len(l.opts.Topics))
-	for i, t := range l.opts.Topics {
-		topics[i] = l.opts.TopicPrefix + t
+	var errs []error
+	for _, b := range l.opts.Brokers {
+		err := l.pingBroker(ctx, b)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	md, err := l.client.Metadata(ctx, &kafkago.MetadataRequest{Topics: topics})
+	return fmt.Errorf("kafka: ping: %w", errors.Join(errs...))
+}
+
+func (l *Log) pingBroker(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	conn, err := l.dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return fmt.Errorf("kafka: ping: %w", err)
+		return err
 	}
-	if len(md.Brokers) == 0 {
-		return errors.New("kafka: ping: metadata lists no brokers")
+	defer conn.Close()
+	if d, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(d)
+	}
+	brokers, err := conn.Brokers()
+	if err != nil {
+		return fmt.Errorf("%s: metadata: %w", addr, err)
+	}
+	if len(brokers) == 0 {
+		return fmt.Errorf("%s: metadata lists no brokers", addr)
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ func (c apiClient) do(method, path, token, body string) (int, []byte) {
 }
 
 func TestAPITransitionsAndIsolation(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)
@@ -158,6 +159,7 @@ func TestAPITransitionsAndIsolation(t *testing.T) {
 }
 
 func TestAPITokensFromStore(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		clk := newFakeClock(start)
 		d1 := newTestDispatcher(t, st, clk)

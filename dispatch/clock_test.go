@@ -38,6 +38,7 @@ func notices(t *testing.T, st *store.Store) []string {
 }
 
 func TestClockIssuesEachNoticeOnceAcrossRestart(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)
@@ -112,6 +113,7 @@ func TestClockIssuesEachNoticeOnceAcrossRestart(t *testing.T) {
 }
 
 func TestClockCatchesUpAfterDowntime(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)
@@ -128,6 +130,7 @@ func TestClockCatchesUpAfterDowntime(t *testing.T) {
 }
 
 func TestTransferFairClock(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)

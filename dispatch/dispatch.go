@@ -36,13 +36,15 @@
 // 晚上/门口/小区, and the place names themselves) and the Jaccard index of
 // their character bigrams (which survives the segmenter cutting a phrase
 // differently). The thresholds come from the example table in
-// similarity_examples_test.go: the same problem told again in other words
-// scored 0.20 to 0.78 (same place) while a different problem at the same
-// place scored at most 0.12, and different problems without a place scored 0;
-// 0.18 sits between the two groups at the same place, and the bar without a
-// place is much higher because there the words are all there is. Known
-// misses: a reworded report that shares no words (井盖丢失 vs 下水道盖子没了)
-// is not merged; staff can still link cases by hand.
+// similarity_examples_test.go, segmented with the real segmenter: the same
+// problem told again in other words at the same place scored 0.20 to 0.33 (a
+// copy-paste repost 1.0) while a different problem at the same place scored
+// at most 0.12; without a place, a reworded repeat scored 0.78 and a
+// different problem 0. 0.18 sits between the two groups at the same place;
+// the bar without a place is much higher because there the words are all
+// there is. Known miss: a reworded report that shares no words (井盖丢失 vs
+// 下水道盖子没了) becomes a case of its own; there is no API yet to merge
+// two cases by hand, only to undo a merge.
 //
 // A repeat joins the case (case_posts role "repeat"), makes no assignment,
 // and gets its own acknowledgement quoting the existing case number and its

@@ -15,6 +15,7 @@ import (
 )
 
 func TestHandleCreatesCaseOnce(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)
@@ -58,6 +59,7 @@ func TestHandleCreatesCaseOnce(t *testing.T) {
 }
 
 func TestHandleConcurrentRedelivery(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		clk := newFakeClock(start)
 		// Two dispatchers on one store, as after a consumer-group rebalance.
@@ -103,6 +105,7 @@ func TestHandleConcurrentRedelivery(t *testing.T) {
 }
 
 func TestRepeatMergesAndRepliesOnce(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)
@@ -156,6 +159,7 @@ func TestRepeatMergesAndRepliesOnce(t *testing.T) {
 }
 
 func TestUnmerge(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)
@@ -206,6 +210,7 @@ func TestUnmerge(t *testing.T) {
 }
 
 func TestTriageRoutedByHand(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)

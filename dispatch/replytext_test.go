@@ -11,6 +11,7 @@ import (
 )
 
 func TestShapeWeibo(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("您反映的问题我们已经收到并高度重视", 12)
 	tests := []struct {
 		name, text, caseNo string
@@ -66,6 +67,7 @@ func FuzzShapeWeibo(f *testing.F) {
 }
 
 func TestWeChatFieldsWithinLimits(t *testing.T) {
+	t.Parallel()
 	d := New(nil, Options{}, nil, nil)
 	at := time.Date(2026, 11, 26, 1, 21, 0, 0, time.UTC)
 	f := d.wechatFields("  小区门口的路灯坏了好几天了，晚上出行非常不方便，请尽快修理\n谢谢  ", "MSB-20261126-0042", "已受理 ok", "市城市管理局（城市综合执法）直属执法第一大队", at)
@@ -96,6 +98,7 @@ func TestWeChatFieldsWithinLimits(t *testing.T) {
 }
 
 func TestRenderAck(t *testing.T) {
+	t.Parallel()
 	data := model.AckData{CaseNo: "MSB-20261126-0042", Lead: "市城市管理局", District: "花山区"}
 	tests := []struct {
 		tmpl    string

@@ -144,6 +144,7 @@ func (f *fakePlatform) sendCalls(postID string) int {
 }
 
 func TestSenderCrashSendsEachAckOnce(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)
@@ -192,6 +193,7 @@ func TestSenderCrashSendsEachAckOnce(t *testing.T) {
 }
 
 func TestSenderOutcomes(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)
@@ -248,6 +250,7 @@ func TestSenderOutcomes(t *testing.T) {
 }
 
 func TestBackoffIsCapped(t *testing.T) {
+	t.Parallel()
 	d := New(nil, Options{RetryBase: time.Second, RetryMax: time.Minute}, nil, nil)
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
 	for i, w := range want {
@@ -258,6 +261,7 @@ func TestBackoffIsCapped(t *testing.T) {
 }
 
 func TestRunSenderDeliversAndStops(t *testing.T) {
+	t.Parallel()
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx, cancel := context.WithCancel(context.Background())
 		d := New(st, Options{Departments: testDepartments, PollEvery: 20 * time.Millisecond,

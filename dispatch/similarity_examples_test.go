@@ -95,12 +95,14 @@ func testSegmenter(t testing.TB) *segment.Segmenter {
 }
 
 func TestRepeatExamples(t *testing.T) {
+	t.Parallel()
 	s := testSegmenter(t)
 	for _, p := range examplePairs {
 		t.Run(p.name, func(t *testing.T) {
 			a := fingerprintOf(model.Decision{Tokens: s.Cut(p.a), Category: p.ca, Explanation: model.Explanation{Places: p.pa}})
 			b := fingerprintOf(model.Decision{Tokens: s.Cut(p.b), Category: p.cb, Explanation: model.Explanation{Places: p.pb}})
 			got, sc := isRepeat(b, a)
+			t.Logf("score %.2f, repeat %v", sc, got)
 			if got != p.repeat {
 				t.Errorf("isRepeat = %v (score %.2f, words %v | %v), want %v", got, sc, a.Words, b.Words, p.repeat)
 			}
@@ -113,6 +115,7 @@ func TestRepeatExamples(t *testing.T) {
 }
 
 func TestSimHashAndJaccard(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		a, b    []string
 		j       float64

@@ -71,7 +71,12 @@ func openPartition(dir string, id int, segmentBytes int64, logger *slog.Logger) 
 		if err != nil {
 			return nil, fmt.Errorf("create segment: %w", err)
 		}
+		// The segment's name, and the partition directory's own entry.
 		if err := syncDir(dir); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := syncDir(filepath.Dir(dir)); err != nil {
 			f.Close()
 			return nil, err
 		}

@@ -257,6 +257,15 @@ func (s *Open) pollMentions(ctx context.Context, w *sinceWalk, now time.Time) (i
 		}
 	}
 	batch.Rejected = rejectedInRange(page.Rejected, w.Since, w.Max)
+	// Unreadable statuses with a readable ID still mark how far the page reached.
+	for _, r := range page.Rejected {
+		if id, err := flexID(r.Key).int64(); err == nil {
+			if lo == 0 || id < lo {
+				lo = id
+			}
+			hi = max(hi, id)
+		}
+	}
 	if w.Max == 0 {
 		w.Top = max(w.Top, hi)
 	}

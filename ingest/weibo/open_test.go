@@ -3,6 +3,8 @@ package weibo
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -363,5 +365,39 @@ func TestOpenServerIgnoresMaxID(t *testing.T) {
 	r2 := drain(t, src, r.cursor, 10, clk)
 	if len(r2.posts) != 0 {
 		t.Errorf("repeat: %v", ids(r2.posts))
+	}
+}
+
+// A status that cannot be read is dead-lettered once, and still counts for
+// how far a walk has come.
+func TestOpenRejectedStatusInWalk(t *testing.T) {
+	status := func(id int, date string) string {
+		return `{"id":` + strconv.Itoa(id) + `,"idstr":"` + strconv.Itoa(id) + `","created_at":"` + date + `","text":"@马鞍山发布 路灯坏了","user":{"id":1,"idstr":"1","screen_name":"a"}}`
+	}
+	good := "Wed Nov 26 10:00:00 +0800 2026"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var list []string
+		switch r.URL.Query().Get("max_id") {
+		case "": // newest page: full, the older status unreadable
+			list = []string{status(1000, good), status(900, "yesterday-ish")}
+		case "900":
+			list = []string{status(900, "yesterday-ish"), status(800, good)}
+		case "800":
+			list = []string{status(800, good)}
+		}
+		_, _ = w.Write([]byte(`{"statuses":[` + strings.Join(list, ",") + `],"next_cursor":0,"total_number":3}`))
+	}))
+	defer srv.Close()
+	clk := newClock()
+	src, err := NewOpen(OpenOptions{BaseURL: srv.URL, AccessToken: "t", Mentions: true, MentionsCount: 2, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := drain(t, src, "", 10, clk)
+	if got := sortedIDs(r.posts); !slices.Equal(got, []string{"1000", "800"}) {
+		t.Errorf("posts %v", got)
+	}
+	if len(r.rej) != 1 || r.rej[0].Key != "900" || r.rej[0].Source != "weibo-open" || !strings.Contains(string(r.rej[0].Raw), "yesterday-ish") {
+		t.Errorf("rejected %+v", r.rej)
 	}
 }

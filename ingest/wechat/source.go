@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -34,6 +35,12 @@ type SourceOptions struct {
 	// (tcb/databaseupdate), so the mini-program can show "已读". A failed
 	// mark is logged and does not fail the poll.
 	MarkRead string
+	// Overlap is how far before the newest record read each walk starts
+	// again (default 5m; negative disables), so that a record dated a
+	// little before records already read (a phone's clock, a slow upload)
+	// is still read. Records dated further back are missed: set createdAt
+	// with db.serverDate() in the mini-program.
+	Overlap time.Duration
 	// PollEvery and PollBurst are the recommended poll rate returned by Rate
 	// and Burst; default one poll per 2s, burst 2.
 	PollEvery time.Duration
@@ -44,13 +51,14 @@ type SourceOptions struct {
 // Source reads citizen submissions from the mini-program's cloud database
 // (tcb/databasequery), oldest first.
 //
-// Its cursor is the creation time and _id of the last record handed out;
-// each query asks for records after that key, ordered by (created, _id), so
-// records deleted, repeated or reordered between pages neither skip nor
-// repeat anything. The empty cursor reads the collection from its first
-// record. Records must carry their creation time (set with db.serverDate()
-// in the mini-program: a client clock that runs late would date a record
-// before records already read, and it would be missed).
+// Records are read in (created, _id) order, each query asking for the
+// records after the last key read, so records deleted, repeated or
+// reordered between pages neither skip nor repeat anything. Each walk
+// starts Overlap before the newest record handed out, and the cursor keeps
+// the IDs handed out in that window, so a record dated a little in the past
+// is still read once. The empty cursor reads the collection from its first
+// record. Records must carry their creation time (best set with
+// db.serverDate() in the mini-program).
 type Source struct {
 	c    *Client
 	opt  SourceOptions
@@ -87,6 +95,9 @@ func NewSource(c *Client, opt SourceOptions) (*Source, error) {
 		opt.PageSize = 20
 	}
 	opt.PageSize = min(opt.PageSize, 100)
+	if opt.Overlap == 0 {
+		opt.Overlap = 5 * time.Minute
+	}
 	if opt.PollEvery <= 0 {
 		opt.PollEvery = 2 * time.Second
 	}
@@ -112,25 +123,48 @@ func (s *Source) Rate() rate.Limit { return rate.Every(s.opt.PollEvery) }
 // Burst goes with Rate.
 func (s *Source) Burst() int { return s.opt.PollBurst }
 
-// cursor is the key of the last record handed out.
-type cursor struct {
+// key is a record's place in the (created, _id) order.
+type key struct {
 	Ms   int64  `json:"t"`  // creation time, epoch milliseconds
 	Kind string `json:"k"`  // how records store it
 	Lit  string `json:"v"`  // query literal of the creation time
-	ID   string `json:"id"` // _id
+	ID   string `json:"id"` // _id; empty in a walk's lower bound
 }
+
+// less orders keys; the empty ID sorts before every record at that time.
+func (k key) less(o key) bool { return k.Ms < o.Ms || (k.Ms == o.Ms && k.ID < o.ID) }
+
+// seen is a record handed out recently.
+type seen struct {
+	ID string `json:"i"`
+	Ms int64  `json:"t"`
+}
+
+// cursor is where the source stands: the newest record handed out, the
+// walk in progress, and the records handed out within the overlap window
+// (which each walk reads again, to catch records dated a little in the past).
+type cursor struct {
+	High key    `json:"h"`
+	Walk *key   `json:"w,omitempty"`
+	Seen []seen `json:"s,omitempty"`
+}
+
+// maxSeen bounds the IDs kept in a cursor; beyond it the oldest are dropped.
+const maxSeen = 5000
 
 func parseCursor(c ingest.Cursor) (cursor, error) {
 	var cur cursor
 	if c == "" {
 		return cur, nil
 	}
-	if err := json.Unmarshal([]byte(c), &cur); err != nil || cur.ID == "" || cur.Lit == "" {
+	if err := json.Unmarshal([]byte(c), &cur); err != nil || cur.High.ID == "" {
 		return cursor{}, fmt.Errorf("wechat: bad cursor %q", c)
 	}
-	// The literal goes into a query: accept only what this package writes.
-	if !cursorLitRE.MatchString(cur.Lit) {
-		return cursor{}, fmt.Errorf("wechat: bad cursor literal %q", cur.Lit)
+	// Literals go into a query: accept only what this package writes.
+	for _, k := range []*key{&cur.High, cur.Walk} {
+		if k != nil && !cursorLitRE.MatchString(k.Lit) {
+			return cursor{}, fmt.Errorf("wechat: bad cursor literal %q", k.Lit)
+		}
 	}
 	return cur, nil
 }
@@ -142,27 +176,49 @@ func (c cursor) encode() ingest.Cursor {
 	return ingest.Cursor(b)
 }
 
-// after reports whether a record's key is after the cursor.
-func (c cursor) after(ms int64, id string) bool {
-	if c.ID == "" {
-		return true
+// walkStart is where a new walk begins: Overlap before the newest record
+// handed out. Dates stored as strings are compared as text, so for them the
+// walk starts at the newest record itself.
+func (s *Source) walkStart(high key) key {
+	ov := s.opt.Overlap.Milliseconds()
+	if ov <= 0 {
+		return high
 	}
-	return ms > c.Ms || (ms == c.Ms && id > c.ID)
+	ms := high.Ms - ov
+	switch high.Kind {
+	case kindDate:
+		return key{Ms: ms, Kind: kindDate, Lit: "new Date(" + strconv.FormatInt(ms, 10) + ")"}
+	case kindNumber:
+		if f, err := strconv.ParseFloat(high.Lit, 64); err == nil && math.Abs(f) < 1e11 {
+			secs := ms / 1000 // records count seconds: round the bound down
+			return key{Ms: secs * 1000, Kind: kindNumber, Lit: strconv.FormatInt(secs, 10)}
+		}
+		return key{Ms: ms, Kind: kindNumber, Lit: strconv.FormatInt(ms, 10)}
+	}
+	return high
 }
 
-// query builds the databasequery statement: records after cur, in key order.
-// Names are checked at construction and values JSON-quoted, so nothing from
-// a record or a cursor can change the statement's shape.
-func (s *Source) query(cur cursor) string {
+// query builds the databasequery statement: records after from (from itself
+// included when it has no ID), in key order. Names are checked at
+// construction and values JSON-quoted, so nothing from a record or a cursor
+// can change the statement's shape.
+func (s *Source) query(from *key) string {
 	f := s.opt.Fields
 	created, _ := json.Marshal(f.Created)
 	id, _ := json.Marshal(f.ID)
 	var b strings.Builder
 	b.WriteString("db.collection(" + s.coll + ")")
-	if cur.ID != "" {
-		last, _ := json.Marshal(cur.ID)
+	switch {
+	case from == nil:
+		// Records without a creation time cannot be paged: leave them out
+		// rather than meet them first on every walk from the start.
+		fmt.Fprintf(&b, ".where({%s:_.exists(true)})", created)
+	case from.ID == "":
+		fmt.Fprintf(&b, ".where({%s:_.gte(%s)})", created, from.Lit)
+	default:
+		last, _ := json.Marshal(from.ID)
 		fmt.Fprintf(&b, ".where(_.or([{%s:_.gt(%s)},{%s:_.eq(%s),%s:_.gt(%s)}]))",
-			created, cur.Lit, created, cur.Lit, id, last)
+			created, from.Lit, created, from.Lit, id, last)
 	}
 	fmt.Fprintf(&b, ".orderBy(%s,\"asc\").orderBy(%s,\"asc\").limit(%d).get()", created, id, s.opt.PageSize)
 	return b.String()
@@ -178,22 +234,34 @@ type queryResponse struct {
 	Data []json.RawMessage `json:"data"`
 }
 
-// Poll implements ingest.Source.
+// Poll implements ingest.Source. One poll reads one page of a walk; a walk
+// starts Overlap before the newest record handed out and ends at a page
+// that is not full. Records handed out before are recognised by their IDs
+// in the cursor and not handed out again.
 func (s *Source) Poll(ctx context.Context, c ingest.Cursor) (ingest.Batch, error) {
 	cur, err := parseCursor(c)
 	if err != nil {
 		// Not a cursor this package wrote: read from the first record rather
 		// than stall. Posts are keyed by _id, so repeats merge downstream.
 		s.log.Warn("unreadable cursor, reading the collection from its first record", "error", err)
-		cur, c = cursor{}, ""
+		cur = cursor{}
+	}
+	var from *key
+	switch {
+	case cur.Walk != nil:
+		from = cur.Walk
+	case cur.High.ID != "":
+		k := s.walkStart(cur.High)
+		from = &k
 	}
 	var resp queryResponse
-	body := map[string]string{"env": s.opt.Env, "query": s.query(cur)}
+	body := map[string]string{"env": s.opt.Env, "query": s.query(from)}
 	if err := s.c.call(ctx, pathQuery, body, &resp); err != nil {
 		return ingest.Batch{}, err
 	}
 	now := s.c.opt.Now().UTC()
 	type keyed struct {
+		key  key
 		rec  Record
 		post bool
 		rej  ingest.Rejected
@@ -207,49 +275,83 @@ func (s *Source) Poll(ctx context.Context, c ingest.Cursor) (ingest.Batch, error
 			continue
 		}
 		rec, err := DecodeRecord(raw, s.opt.Fields)
+		k := key{Ms: rec.Created.UnixMilli(), Kind: rec.CreatedKind, Lit: rec.CreatedLit, ID: rec.ID}
 		switch {
 		case err == nil:
-			items = append(items, keyed{rec: rec, post: true})
+			items = append(items, keyed{key: k, rec: rec, post: true})
 		case rec.ID != "" && !rec.Created.IsZero():
 			// Unusable but keyed: dead-letter it and move the cursor past it.
-			items = append(items, keyed{rec: rec, rej: ingest.Rejected{Source: s.opt.Name, Key: rec.ID, Reason: err.Error(), Raw: raw}})
+			items = append(items, keyed{key: k, rej: ingest.Rejected{Source: s.opt.Name, Key: rec.ID, Reason: err.Error(), Raw: raw}})
 		default:
 			b.Rejected = append(b.Rejected, ingest.Rejected{Source: s.opt.Name, Key: rec.ID, Reason: err.Error(), Raw: raw})
 		}
 	}
-	// The page may come back in another order; hand records out in key order
-	// and drop any at or before the cursor (a repeated page).
+	// The page may come back in another order: go through it in key order.
 	slices.SortStableFunc(items, func(a, b keyed) int {
-		return cmp.Or(a.rec.Created.Compare(b.rec.Created), cmp.Compare(a.rec.ID, b.rec.ID))
+		return cmp.Or(cmp.Compare(a.key.Ms, b.key.Ms), cmp.Compare(a.key.ID, b.key.ID))
 	})
-	next := cur
+	known := make(map[string]bool, len(cur.Seen))
+	for _, x := range cur.Seen {
+		known[x.ID] = true
+	}
+	next := cursor{High: cur.High, Seen: cur.Seen}
+	walk := from
 	var read []string
 	for _, it := range items {
-		ms := it.rec.Created.UnixMilli()
-		if !next.after(ms, it.rec.ID) {
-			b.Duplicates++
+		if walk != nil && !walk.less(it.key) {
+			b.Duplicates++ // a repeated page
 			continue
 		}
-		next = cursor{Ms: ms, Kind: it.rec.CreatedKind, Lit: it.rec.CreatedLit, ID: it.rec.ID}
+		k := it.key
+		walk = &k
+		if known[it.key.ID] {
+			if cur.High.less(it.key) {
+				b.Duplicates++ // not a re-read of the overlap: the platform repeated it
+			}
+			continue
+		}
+		known[it.key.ID] = true
+		next.Seen = append(next.Seen, seen{ID: it.key.ID, Ms: it.key.Ms})
+		if next.High.less(it.key) {
+			next.High = it.key
+		}
 		if it.post {
 			b.Posts = append(b.Posts, it.rec.Post(s.opt.Name, now))
-			read = append(read, it.rec.ID)
+			read = append(read, it.key.ID)
 		} else {
 			b.Rejected = append(b.Rejected, it.rej)
 		}
 	}
-	if next.ID != "" {
-		b.Next = next.encode()
-	} else {
-		b.Next = c
-	}
 	b.More = len(resp.Data) >= s.opt.PageSize
+	if b.More && walk == from {
+		// A full page that did not move the walk (nothing in it could be
+		// keyed): asking again at once would get the same page.
+		b.More = false
+	}
+	if b.More {
+		next.Walk = walk
+	}
+	next.Seen = s.prune(next.Seen, next.High)
+	if next.High.ID != "" {
+		b.Next = next.encode()
+	}
 	if s.opt.MarkRead != "" && len(read) > 0 {
 		if err := s.markRead(ctx, read); err != nil {
 			s.log.Warn("could not mark records read", "records", len(read), "error", err)
 		}
 	}
 	return b, nil
+}
+
+// prune keeps the IDs a walk starting from high can meet again.
+func (s *Source) prune(ss []seen, high key) []seen {
+	low := s.walkStart(high).Ms
+	ss = slices.DeleteFunc(ss, func(x seen) bool { return x.Ms < low })
+	if len(ss) > maxSeen {
+		slices.SortFunc(ss, func(a, b seen) int { return cmp.Compare(a.Ms, b.Ms) })
+		ss = ss[len(ss)-maxSeen:]
+	}
+	return ss
 }
 
 // unquoteElement reads one "data" element: a record serialised as a JSON

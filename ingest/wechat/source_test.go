@@ -494,3 +494,95 @@ func TestSourceUnreadableCursorStartsOver(t *testing.T) {
 		t.Fatalf("next cursor %q: %v", b.Next, err)
 	}
 }
+
+// pollUntilIdle polls until a walk ends and returns the posts' IDs and the
+// duplicates reported.
+func pollUntilIdle(t *testing.T, src *Source, cur *ingest.Cursor) ([]string, int) {
+	t.Helper()
+	var ids []string
+	dups := 0
+	for range 50 {
+		b, err := src.Poll(context.Background(), *cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range b.Posts {
+			ids = append(ids, p.NativeID)
+		}
+		dups += b.Duplicates
+		if b.Next != "" {
+			*cur = b.Next
+		}
+		if !b.More {
+			return ids, dups
+		}
+	}
+	t.Fatal("walk never ended")
+	return nil, 0
+}
+
+func TestSourceOverlapCatchesLateRecords(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields Fields
+		at     func(m time.Time) any // how records store their creation time
+	}{
+		{"date", Fields{}, func(m time.Time) any { return m }},
+		{"epoch seconds", Fields{Created: "ts"}, func(m time.Time) any { return m.Unix() }},
+		{"epoch ms", Fields{Created: "ts"}, func(m time.Time) any { return m.UnixMilli() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, wechatfake.Options{})
+			field := tt.fields.withDefaults().Created
+			add := func(id string, at time.Time) {
+				f.Add(map[string]any{"_id": id, "content": "路灯坏了 " + id, field: tt.at(at)})
+			}
+			// Seven records within the overlap window, more than a page.
+			for i := range 7 {
+				add(fmt.Sprintf("r%d", i), base.Add(time.Duration(i)*20*time.Second))
+			}
+			src := newSource(t, f, SourceOptions{Fields: tt.fields})
+			var cur ingest.Cursor
+			ids, _ := pollUntilIdle(t, src, &cur)
+			if fmt.Sprint(ids) != "[r0 r1 r2 r3 r4 r5 r6]" {
+				t.Fatalf("first walk %v", ids)
+			}
+			// Idle walks read the window again but hand out nothing.
+			ids, dups := pollUntilIdle(t, src, &cur)
+			if len(ids) != 0 || dups != 0 {
+				t.Fatalf("idle walk handed out %v, %d duplicates", ids, dups)
+			}
+			high := base.Add(120 * time.Second)
+			add("late", high.Add(-2*time.Minute+time.Second)) // dated before r1..r6, within the window
+			add("new", high.Add(time.Second))
+			add("ancient", high.Add(-time.Hour)) // beyond the window: the documented limit
+			ids, _ = pollUntilIdle(t, src, &cur)
+			if fmt.Sprint(ids) != "[late new]" {
+				t.Fatalf("after late records: %v", ids)
+			}
+			ids, _ = pollUntilIdle(t, src, &cur)
+			if len(ids) != 0 {
+				t.Fatalf("read again: %v", ids)
+			}
+			c, err := parseCursor(cur)
+			if err != nil || len(c.Seen) == 0 || len(c.Seen) > 9 {
+				t.Fatalf("cursor %s: %v", cur, err)
+			}
+		})
+	}
+}
+
+func TestSourceSkipsRecordsWithoutCreationTime(t *testing.T) {
+	f := newFake(t, wechatfake.Options{})
+	for i := range 4 {
+		f.Add(map[string]any{"_id": fmt.Sprintf("x%d", i), "content": "没有时间"})
+	}
+	addRecords(f, 0, 2)
+	src := newSource(t, f, SourceOptions{})
+	var cur ingest.Cursor
+	ids, _ := pollUntilIdle(t, src, &cur)
+	if fmt.Sprint(ids) != "[r00 r01]" {
+		t.Fatalf("got %v", ids)
+	}
+}

@@ -13,7 +13,8 @@ import (
 // reference use it: db.collection("c") followed by where, orderBy, skip,
 // limit, field, doc and a final get, count or update; conditions are object
 // literals whose values are literals or db.command (bound to _) operators
-// gt, gte, lt, lte, eq, neq, in, nin, or, and; new Date(ms) is a date.
+// gt, gte, lt, lte, eq, neq, in, nin, exists, or, and; new Date(ms) is a
+// date.
 // Anything else is an illegal statement, so a query the source builds
 // wrongly fails here as it would on the platform.
 
@@ -326,6 +327,11 @@ func (p *parser) call(recv any, name string, args []any) (any, error) {
 				return nil, fmt.Errorf("%s takes one value", name)
 			}
 			return cond{op: name, args: args}, nil
+		case "exists":
+			if _, ok := arg[bool](args, 0); !ok || len(args) != 1 {
+				return nil, errors.New("exists takes true or false")
+			}
+			return cond{op: name, args: args}, nil
 		case "in", "nin":
 			if len(args) != 1 {
 				return nil, fmt.Errorf("%s takes one array", name)
@@ -479,6 +485,8 @@ func fieldMatches(v, want any) bool {
 		return ok && cmp == 0
 	}
 	switch c.op {
+	case "exists":
+		return (v != nil) == c.args[0].(bool)
 	case "in", "nin":
 		found := false
 		for _, a := range c.args {

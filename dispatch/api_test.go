@@ -184,3 +184,35 @@ func TestAPITokensFromStore(t *testing.T) {
 		}
 	})
 }
+
+func TestAPIWeeklyReport(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		clk := newFakeClock(start)
+		d := newTestDispatcher(t, st, clk)
+		mustHandle(t, d, decision(model.ChannelReplay, "r1", "路灯坏了", []string{"路灯"}, nil, huashan, ldj))
+		mustHandle(t, d, decision(model.ChannelReplay, "r2", "垃圾没人收", []string{"垃圾"}, nil, huashan, cgj))
+		clk.Set(start.Add(10 * 24 * time.Hour))
+		c := apiClient{t, d.API()}
+		tests := []struct {
+			token, query string
+			code         int
+			has, hasNot  string
+		}{
+			{"tok-duty", "week=2026-11-23", 200, `"department":"cgj"`, ""},
+			{"tok-duty", "week=2026-11-23&format=csv", 200, "department,name,received", ""},
+			{"tok-duty", "week=2026-11-23&format=md", 200, "| 市路灯管理所 | 1 |", ""},
+			{"tok-ldj", "week=2026-11-23", 200, `"department":"ldj"`, `"department":"cgj"`},
+			{"tok-duty", "", 200, `"week_start":"2026-11-23T00:00:00+08:00"`, ""}, // last full week before Dec 6
+			{"tok-duty", "week=23.11.2026", 400, "", ""},
+			{"tok-duty", "week=2026-11-23&format=pdf", 400, "", ""},
+			{"", "week=2026-11-23", 401, "", ""},
+		}
+		for _, tt := range tests {
+			code, body := c.do("GET", "/api/reports/weekly?"+tt.query, tt.token, "")
+			if code != tt.code || !strings.Contains(string(body), tt.has) || (tt.hasNot != "" && strings.Contains(string(body), tt.hasNot)) {
+				t.Errorf("%s %q = %d %s", tt.token, tt.query, code, body)
+			}
+		}
+	})
+}

@@ -65,6 +65,13 @@ func (d *Dispatcher) Tick(ctx context.Context, now time.Time) error {
 		}
 	}
 	d.m.lastTick.Set(float64(now.Unix()))
+	counts, err := d.st.OutboxCounts(ctx)
+	if err != nil {
+		return fmt.Errorf("deadline clock: %w", err)
+	}
+	for _, st := range []string{store.OutboxQueued, store.OutboxSending, store.OutboxSent, store.OutboxSkipped, store.OutboxFailed} {
+		d.m.outbox.WithLabelValues(st).Set(float64(counts[st]))
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ type metrics struct {
 	sends         *prometheus.CounterVec
 	api           *prometheus.CounterVec
 	lastTick      prometheus.Gauge
+	outbox        *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -38,9 +39,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mashangban_dispatch_clock_last_tick_timestamp_seconds",
 			Help: "When the deadline clock last completed a tick.",
 		}),
+		outbox: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mashangban_outbox_replies",
+			Help: "Replies in the outbox by state (queued, sending, sent, skipped, failed), read at each clock tick.",
+		}, []string{"state"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.handleSeconds, m.notices, m.sends, m.api, m.lastTick)
+		reg.MustRegister(m.decisions, m.handleSeconds, m.notices, m.sends, m.api, m.lastTick, m.outbox)
 	}
 	return m
 }

@@ -290,7 +290,7 @@ func (p *Poller) step(ctx context.Context) time.Duration {
 	}
 	// The posts are durable: record the progress even if the poller is being
 	// stopped, so they are not read again on the next start.
-	next := b.Next
+	prev, next := p.cur, b.Next
 	if next == "" {
 		next = p.cur // a source that does not move its cursor may leave Next empty
 	}
@@ -303,8 +303,9 @@ func (p *Poller) step(ctx context.Context) time.Duration {
 		}
 		p.cur, p.persisted = next, true
 	}
+	moved := next != prev || len(b.Posts) > 0 || len(b.Rejected) > 0
 	p.succeed(b)
-	if b.More {
+	if b.More && moved {
 		return p.opts.MoreDelay
 	}
 	return p.jittered(p.opts.Interval)

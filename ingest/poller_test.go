@@ -637,3 +637,16 @@ func TestPollerStopDuringPoll(t *testing.T) {
 		t.Error("unhealthy after a stop")
 	}
 }
+
+func TestPollerMoreWithoutProgressWaitsTheInterval(t *testing.T) {
+	src := &scriptSource{name: "s", query: "q", script: []scriptStep{
+		{batch: Batch{Next: "c1", More: true}},                    // moved: soon
+		{batch: Batch{Next: "c1", More: true}},                    // stuck: the interval
+		{batch: Batch{Posts: posts("1"), Next: "c1", More: true}}, // posts count as progress
+	}}
+	h := newHarness(t, src, 3, PollerOptions{Interval: 30 * time.Second, MoreDelay: 2 * time.Second})
+	h.run(t)
+	if fmt.Sprint(h.clock.sleeps) != "[2s 30s 2s]" {
+		t.Errorf("sleeps %v", h.clock.sleeps)
+	}
+}

@@ -268,3 +268,21 @@ func TestTriageRoutedByHand(t *testing.T) {
 		}
 	})
 }
+
+func TestCaseNumbersFollowShanghaiDays(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		clk := newFakeClock(time.Date(2026, 11, 26, 15, 59, 0, 0, time.UTC)) // 23:59 in Shanghai
+		d := newTestDispatcher(t, st, clk)
+		want := []string{"MSB-20261126-0001", "MSB-20261127-0001", "MSB-20261127-0002"}
+		for i, w := range want {
+			dec := decision(model.ChannelReplay, fmt.Sprint("n", i), "问题", []string{fmt.Sprint("词", i)}, nil, huashan, cgj)
+			dec.Category = fmt.Sprint("c", i)
+			mustHandle(t, d, dec)
+			if got := caseOf(t, st, dec.Post.ID).No; got != w {
+				t.Errorf("case %d = %s, want %s", i, got, w)
+			}
+			clk.Add(2 * time.Minute)
+		}
+	})
+}

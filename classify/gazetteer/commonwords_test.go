@@ -20,7 +20,7 @@ import (
 var update = flag.Bool("update", false, "rewrite data/common_words.txt and golden files")
 
 // handPicked are ordinary words that gse's dictionary lacks.
-var handPicked = []string{"新农村", "新农"}
+var handPicked = []string{"新农村"}
 
 // handKept are short forms that name a district or town in 马鞍山 whatever
 // gse's dictionary says (花山 is frequent, 博望 is tagged a verb).

@@ -117,23 +117,28 @@ type shortForm struct {
 
 // shortForms returns the short forms of a division, before filtering:
 //
-//	X社区居委会 → X社区, X      (阳湖社区居委会 → 阳湖社区, 阳湖)
-//	X居委会     → X社区, X      (年丰居委会 → 年丰社区, 年丰)
-//	X村委会     → X村, X        (霍里村委会 → 霍里村, 霍里)
+//	X社区居委会 → X社区, X      (东方城社区居委会 → 东方城社区, 东方城)
+//	X居委会     → X社区, X      (年丰居委会 → 年丰社区)
+//	X村委会     → X村, X        (娘娘庙村委会 → 娘娘庙村, 娘娘庙)
 //	X街道       → X             (湖东路街道 → 湖东路)
 //	X镇, X乡    → X             (濮塘镇 → 濮塘)
 //	X区, X县    → X             (花山区 → 花山, 和县 → 和)
 //
-// Functional zones (开发区, 基地, 园, 旅游区, 示范区) have none. New keeps a
-// short form only if it has at least two characters and is not an ordinary
-// word (data/common_words.txt: short forms that gse's dictionary knows with a
-// part of speech other than a place name, such as 人民 or 新农村).
+// The bare stem X of a community or village is a form only when it has at
+// least three characters: two-character stems (阳湖, 九华, 里桥) are too
+// often part of other words and names, and the people who live there write
+// 阳湖社区 or the compound's name. Functional zones (开发区, 基地, 园, 旅游区,
+// 示范区) have no short form. New then keeps a short form only if it has at
+// least two characters and is not an ordinary word (data/common_words.txt).
 func shortForms(d division) []shortForm {
 	n := d.Name
 	switch d.Kind {
 	case KindCommunity:
 		for _, s := range []struct{ suf, keep string }{{"社区居委会", "社区"}, {"居委会", "社区"}, {"村委会", "村"}} {
 			if stem, ok := strings.CutSuffix(n, s.suf); ok {
+				if utf8.RuneCountInString(stem) < 3 {
+					return []shortForm{{stem + s.keep, false}}
+				}
 				return []shortForm{{stem + s.keep, false}, {stem, true}}
 			}
 		}

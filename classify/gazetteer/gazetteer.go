@@ -7,17 +7,20 @@
 //
 // Names and what they stand for:
 //   - every division by its full name (阳湖社区居委会, 湖东路街道, 花山区);
-//   - its short forms (阳湖社区 and 阳湖, 霍里村 and 霍里, 湖东路, 花山), kept
-//     only when at least two characters long and not an ordinary word
-//     (data/common_words.txt, derived from gse's dictionary: 人民, 新农村, ...);
+//   - its short forms (阳湖社区, 东方城, 霍里村, 湖东路, 花山): at least two
+//     characters, three for the bare stem of a community or village, and not
+//     an ordinary word (data/common_words.txt, derived from gse's
+//     dictionary: 石桥, 新农村, ...);
 //   - the user's places and their aliases, which take a short form over but
 //     may not reuse a full name.
 //
 // When a name stands for several divisions, full names beat short forms,
-// suffixed short forms (阳湖社区) beat bare stems (阳湖), and higher levels
-// beat lower ones (佳山 is 佳山乡, not 佳山社区); if the remaining candidates
-// lie in different districts the name is ambiguous (龙山村 is in three
-// counties): it is still found, but does not settle the district alone.
+// suffixed short forms (东方城社区) beat bare stems (东方城), and higher
+// levels beat lower ones (佳山 is 佳山乡); if the remaining candidates lie in
+// different districts the name is ambiguous (龙山村 is in three counties): it
+// is still found, but does not settle the district alone. A name starting
+// with 和 (和县) is not matched where 和 reads as the conjunction
+// ("县政府和县物价局"). README.md gives the reasons and figures.
 //
 // It is not for deciding departments or routes: that is classify's.
 package gazetteer
@@ -28,6 +31,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/mashangban/mashangban/model"
@@ -305,7 +309,7 @@ func (g *Gazetteer) scan(text string, starts []int, bounds map[int]bool) []model
 			return i
 		}
 		e, end := g.trie.longest(text, i, bounds)
-		if e == nil {
+		if e == nil || conjunction(text, i, e.name) {
 			return i
 		}
 		out = append(out, e.match())
@@ -328,6 +332,21 @@ func (g *Gazetteer) scan(text string, starts []int, bounds map[int]bool) []model
 	}
 	return out
 }
+
+// conjunction reports whether a name that starts with 和 is more likely the
+// conjunction 和 before a word starting with the rest: "县政府和县物价局",
+// "卫生院和县医院" are not 和县. It is, when a Han character other than one
+// that leads into a place (马鞍山市和县, 在和县, 与和县交界) comes before it.
+func conjunction(text string, i int, name string) bool {
+	if !strings.HasPrefix(name, "和") || i == 0 {
+		return false
+	}
+	r, _ := utf8.DecodeLastRuneInString(text[:i])
+	return unicode.Is(unicode.Han, r) && !strings.ContainsRune(placeLeads, r)
+}
+
+// placeLeads are characters after which 和 starts a place name, not a conjunction.
+const placeLeads = "市省在到去住是来回从往于至经与及近邻"
 
 func (e *entry) match() model.PlaceMatch {
 	m := model.PlaceMatch{Text: e.name, Kind: e.kind, Code: e.code}

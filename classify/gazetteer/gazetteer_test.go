@@ -72,7 +72,7 @@ func TestWords(t *testing.T) {
 	words := g.Words()
 	has := func(w string) bool { _, ok := slices.BinarySearch(words, w); return ok }
 	for _, w := range []string{
-		"阳湖社区居委会", "阳湖社区", "阳湖", "东方城社区", "东方城", "霍里村", "和县", "当涂", "湖东路",
+		"阳湖社区居委会", "阳湖社区", "东方城社区", "东方城", "霍里村", "和县", "当涂", "湖东路",
 		"印山东路", "阳湖花园", "阳湖花园小区", "郑蒲港", "龙山村", "花山", "博望",
 	} {
 		if !has(w) {
@@ -80,7 +80,8 @@ func TestWords(t *testing.T) {
 		}
 	}
 	// Too short or ordinary words, never names on their own.
-	for _, w := range []string{"和", "人民", "团结", "花园", "长江", "新农村", "明珠"} {
+	// Two-character stems of communities and villages are not names either.
+	for _, w := range []string{"和", "人民", "团结", "花园", "长江", "新农村", "明珠", "阳湖", "九华", "里桥"} {
 		if has(w) {
 			t.Errorf("Words has %q", w)
 		}
@@ -109,8 +110,9 @@ func TestFind(t *testing.T) {
 			[]model.PlaceMatch{{Text: "阳湖社区", Kind: KindCommunity, Code: "340504200002", District: "340504"}}},
 		{"longest wins", []string{"阳湖花园", "12", "栋"},
 			[]model.PlaceMatch{{Text: "阳湖花园", Kind: KindCompound, Code: "340504200002", District: "340504"}}},
-		{"name inside a longer word is not a match", []string{"雨山区", "和", "县城"},
+		{"name inside a longer word is not a match", []string{"雨山区", "新", "市民"},
 			[]model.PlaceMatch{{Text: "雨山区", Kind: KindDistrict, Code: "340504", District: "340504"}}},
+		{"和 as a conjunction", []string{"县政府", "和县", "物价局"}, nil},
 		{"border road has no single district", []string{"华山南路", "马向路"},
 			[]model.PlaceMatch{{Text: "华山南路", Kind: KindRoad}, {Text: "马向路", Kind: KindRoad}}},
 		{"ambiguous village", []string{"龙山村", "的", "路"},
@@ -190,6 +192,14 @@ func TestResolve(t *testing.T) {
 			want{[]string{"雨山区"}, ByPlace, false, []string{"雨山区", "采石街道"}}},
 		{"county short form", "当涂这边的公交车太少", nil, "",
 			want{[]string{"当涂县"}, ByPlace, false, []string{"当涂"}}},
+		{"和 as a conjunction", "镇政府和县国土局都不管", nil, "",
+			want{nil, ByNone, false, nil}},
+		{"和县 after a place", "马鞍山市和县乌江镇", nil, "",
+			want{[]string{"和县"}, ByPlace, false, []string{"和县", "乌江镇"}}},
+		{"和县 at the start", "和县城区的路灯坏了", nil, "",
+			want{[]string{"和县"}, ByPlace, false, []string{"和县"}}},
+		{"和县 after punctuation", "我是外地人，和县的朋友说", nil, "",
+			want{[]string{"和县"}, ByPlace, false, []string{"和县"}}},
 		{"district short form kept by hand", "博望的路灯坏了", nil, "",
 			want{[]string{"博望区"}, ByPlace, false, []string{"博望"}}},
 		{"a road named after a district is not the district", "花山路上的路灯坏了", nil, "",
@@ -268,13 +278,13 @@ func TestWGS84Shift(t *testing.T) {
 
 func TestResolveUsesTokens(t *testing.T) {
 	g := newDefault(t)
-	// Raw text would find 和县 in "和县城"; the tokens say otherwise.
-	r := g.Resolve("雨山区和县城", []string{"雨山区", "和", "县城"}, nil, "")
-	if got := names(r.Districts); !slices.Equal(got, []string{"雨山区"}) || r.Border {
-		t.Errorf("with tokens: %v border %v", got, r.Border)
+	// 新市 is the short form of 新市镇 (博望区); in "新市民" it is not a word.
+	r := g.Resolve("新市民服务中心", []string{"新", "市民", "服务", "中心"}, nil, "")
+	if len(r.Districts) != 0 || len(r.Places) != 0 {
+		t.Errorf("with tokens: %v places %v", names(r.Districts), r.Places)
 	}
-	r = g.Resolve("雨山区和县城", nil, nil, "")
-	if got := names(r.Districts); !slices.Equal(got, []string{"雨山区", "和县"}) {
+	r = g.Resolve("新市民服务中心", nil, nil, "")
+	if got := names(r.Districts); !slices.Equal(got, []string{"博望区"}) {
 		t.Errorf("raw text: %v", got)
 	}
 }

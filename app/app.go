@@ -145,7 +145,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 		a.disp = d
 		a.api = d.API()
-		repliers, err := a.repliers(cfg, opts.Repliers)
+		repliers, err := a.repliers(cfg, opts.Repliers, reg)
 		if err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	}
 
 	if cfg.HasRole(config.RoleIngest) {
-		sources, intervals, err := a.sources(cfg)
+		sources, intervals, err := a.sources(cfg, reg)
 		if err != nil {
 			return err
 		}

@@ -119,7 +119,7 @@ func openRules(ctx context.Context, cfg config.Config, logger *slog.Logger, reg 
 	}
 	m, err := classify.Open(ctx, classify.Options{
 		RulesDir:   dir,
-		Logger:     logger.With("component", "classify"),
+		Logger:     logger,
 		Registerer: reg,
 		// The segmenter's dictionary is kept prebuilt in the data directory,
 		// so only the first start pays for parsing it.
@@ -143,13 +143,13 @@ func newDispatcher(cfg config.Config, st *store.Store, logger *slog.Logger, reg 
 		ReminderLead: cfg.Dispatch.RemindBefore.D(),
 		Departments:  depts,
 		Now:          now,
-	}, logger.With("component", "dispatch"), reg), nil
+	}, logger, reg), nil
 }
 
 // sources builds the configured sources. With none configured, the example
 // posts shipped with mashangban are written to the data directory and
 // replayed, so a fresh install shows cases at once.
-func (a *App) sources(cfg config.Config) ([]ingest.Source, map[string]time.Duration, error) {
+func (a *App) sources(cfg config.Config, reg prometheus.Registerer) ([]ingest.Source, map[string]time.Duration, error) {
 	if len(cfg.Sources) == 0 && !cfg.Demo {
 		p := filepath.Join(cfg.DataDir, "examples", "posts.jsonl")
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
@@ -165,7 +165,7 @@ func (a *App) sources(cfg config.Config) ([]ingest.Source, map[string]time.Durat
 	var out []ingest.Source
 	intervals := map[string]time.Duration{}
 	for _, s := range cfg.Sources {
-		src, err := a.newSource(s)
+		src, err := a.newSource(s, reg)
 		if err != nil {
 			return nil, nil, fmt.Errorf("sources[%q]: %w", s.Name, err)
 		}
@@ -175,15 +175,15 @@ func (a *App) sources(cfg config.Config) ([]ingest.Source, map[string]time.Durat
 	return out, intervals, nil
 }
 
-func (a *App) newSource(s config.Source) (ingest.Source, error) {
+func (a *App) newSource(s config.Source, reg prometheus.Registerer) (ingest.Source, error) {
 	logger := a.logger.With("component", "ingest", "source", s.Name)
 	switch s.Type {
 	case config.SourceReplay:
 		return replay.New(replay.Options{Name: s.Name, Path: s.File})
 	case config.SourceWeiboMobile:
-		return weibo.NewMobile(weibo.MobileOptions{Name: s.Name, Topic: s.Topic, Cookie: s.Cookie.Reveal(), BaseURL: s.BaseURL, Logger: logger})
+		return weibo.NewMobile(weibo.MobileOptions{Name: s.Name, Topic: s.Topic, Cookie: s.Cookie.Reveal(), BaseURL: s.BaseURL, Logger: logger, Registerer: reg})
 	case config.SourceWeiboOpen:
-		opt := weibo.OpenOptions{Name: s.Name, AccessToken: s.AccessToken.Reveal(), BaseURL: s.BaseURL, Logger: logger}
+		opt := weibo.OpenOptions{Name: s.Name, AccessToken: s.AccessToken.Reveal(), BaseURL: s.BaseURL, Logger: logger, Registerer: reg}
 		for _, e := range s.Endpoints {
 			switch e {
 			case "mentions":
@@ -212,19 +212,19 @@ func (a *App) newSource(s config.Source) (ingest.Source, error) {
 
 func (a *App) newPoller(src ingest.Source, interval time.Duration, reg prometheus.Registerer) (*ingest.Poller, error) {
 	return ingest.NewPoller(src, postPublisher{a}, cursorStore{a.store}, deadLetters{a},
-		ingest.PollerOptions{Interval: interval}, a.logger.With("component", "ingest", "source", src.Name()), reg)
+		ingest.PollerOptions{Interval: interval}, a.logger, reg)
 }
 
 // repliers builds one replier per channel: the configured platform repliers,
 // and the log replier for everything else, so a reply is never stuck for
 // want of a channel.
-func (a *App) repliers(cfg config.Config, extra []ingest.Replier) (map[model.Channel]ingest.Replier, error) {
+func (a *App) repliers(cfg config.Config, extra []ingest.Replier, reg prometheus.Registerer) (map[model.Channel]ingest.Replier, error) {
 	logger := a.logger.With("component", "reply")
 	out := map[model.Channel]ingest.Replier{
 		model.ChannelReplay: dispatch.LogReplier{Logger: logger},
 	}
 	if w := cfg.Replies.Weibo; w.Enabled {
-		r, err := weibo.NewReplier(weibo.ReplierOptions{AccessToken: w.AccessToken.Reveal(), BaseURL: w.BaseURL, Logger: logger})
+		r, err := weibo.NewReplier(weibo.ReplierOptions{AccessToken: w.AccessToken.Reveal(), BaseURL: w.BaseURL, Logger: logger, Registerer: reg})
 		if err != nil {
 			return nil, fmt.Errorf("replies.weibo: %w", err)
 		}

@@ -132,3 +132,15 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkBuildDefaultRules is the cost of a reload of the default rule
+// set with the segmenter already built: load, validate, compile, gazetteer.
+func BenchmarkBuildDefaultRules(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Build(ctx, Options{RulesDir: "../rules/default", NewSegmenter: testSeg}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -179,6 +179,15 @@ func kafkaLogger(l *slog.Logger, level slog.Level) kafkago.LoggerFunc {
 	}
 }
 
+// fullTopic checks a topic name and returns it with the prefix.
+func (l *Log) fullTopic(topic string) (string, error) {
+	if err := names.Topic(topic); err != nil {
+		return "", err
+	}
+	full := l.opts.TopicPrefix + topic
+	return full, names.Topic(full)
+}
+
 // begin registers a Publish or Consume call, or reports that the Log is closed.
 func (l *Log) begin() error {
 	l.mu.Lock()
@@ -289,7 +298,7 @@ func topicsReady(md *kafkago.MetadataResponse, topics []string) error {
 // now. On error some messages may have been written; publishing again
 // duplicates them, which at-least-once allows.
 func (l *Log) Publish(ctx context.Context, topic string, msgs ...stream.Message) error {
-	if err := names.Topic(l.opts.TopicPrefix + topic); err != nil {
+	if _, err := l.fullTopic(topic); err != nil {
 		return fmt.Errorf("kafka: publish: %w", err)
 	}
 	if err := l.begin(); err != nil {
@@ -328,8 +337,8 @@ func (l *Log) Publish(ctx context.Context, topic string, msgs ...stream.Message)
 // Fetch errors (a broker down, a rebalance) are logged and retried: kafka-go
 // reconnects and rejoins by itself.
 func (l *Log) Consume(ctx context.Context, topic, group string, h stream.Handler) error {
-	full := l.opts.TopicPrefix + topic
-	if err := names.Topic(full); err != nil {
+	full, err := l.fullTopic(topic)
+	if err != nil {
 		return fmt.Errorf("kafka: consume: %w", err)
 	}
 	if err := names.Group(group); err != nil {

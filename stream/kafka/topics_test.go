@@ -172,3 +172,31 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("Open with an illegal topic prefix = %v, want a name error", err)
 	}
 }
+
+func TestPublishRejects(t *testing.T) {
+	c := newCluster(t, 1)
+	opts := testOptions(c)
+	opts.MaxMessageBytes = 1024
+	l := openTest(t, opts)
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tests := []struct {
+		name  string
+		topic string
+		msg   stream.Message
+	}{
+		{"oversized", stream.TopicPosts, stream.Message{Key: []byte("k"), Value: make([]byte, 4096)}},
+		{"bad topic", "posts/x", stream.Message{Value: []byte("v")}},
+		{"empty topic", "", stream.Message{Value: []byte("v")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := l.Publish(ctx, tt.topic, tt.msg); err == nil {
+				t.Error("Publish succeeded")
+			}
+		})
+	}
+	// The rejected message did not block the writer.
+	publishAndRead(t, l)
+}

@@ -36,20 +36,14 @@ func (d *Dispatcher) RunClock(ctx context.Context, every time.Duration) error {
 // repeated or concurrent Tick issues nothing twice.
 func (d *Dispatcher) Tick(ctx context.Context, now time.Time) error {
 	now = now.UTC().Truncate(time.Microsecond)
-	lead := d.opts.ReminderLead
-	if lead < 0 {
-		lead = 0
-	}
+	lead := max(d.opts.ReminderLead, 0)
 	for {
-		due, err := d.st.DueNotices(ctx, nil, now, lead, noticeBatch)
+		due, err := d.st.DueNotices(ctx, nil, now, lead, noticeBatch, d.skip)
 		if err != nil {
 			return fmt.Errorf("deadline clock: %w", err)
 		}
 		issued := 0
 		for _, n := range due {
-			if d.opts.ReminderLead < 0 && isReminder(n.Kind) {
-				continue
-			}
 			ok, err := d.issue(ctx, n, now)
 			if err != nil {
 				return fmt.Errorf("deadline clock: %w", err)
@@ -58,8 +52,8 @@ func (d *Dispatcher) Tick(ctx context.Context, now time.Time) error {
 				issued++
 			}
 		}
-		// A batch that issued nothing new means everything returned was
-		// done already (or disabled): stop rather than spin.
+		// A batch that issued nothing new means another dispatcher issued
+		// them meanwhile: stop rather than spin.
 		if len(due) < noticeBatch || issued == 0 {
 			break
 		}
@@ -123,7 +117,7 @@ func (d *Dispatcher) issueNotice(ctx context.Context, tx store.Tx, a store.Assig
 func (d *Dispatcher) issueEarnedCards(ctx context.Context, tx store.Tx, a store.Assignment, now time.Time) error {
 	var due []store.Notice
 	add := func(open bool, deadline time.Time, kind string) {
-		if open && deadline.Before(now) {
+		if open && deadline.Before(now) && !d.skip[kind] {
 			due = append(due, store.Notice{AssignmentID: a.ID, Kind: kind, Deadline: deadline, Department: a.Department})
 		}
 	}

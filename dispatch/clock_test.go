@@ -204,3 +204,21 @@ func TestTransferFairClock(t *testing.T) {
 		}
 	})
 }
+
+func TestClockConfiguredNotices(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newFakeClock(start)
+		d := New(st, Options{Now: clk.Now, Departments: testDepartments, NoCards: []model.Card{model.CardOrange}, ReminderLead: -1}, nil, nil)
+		mustHandle(t, d, decision(model.ChannelReplay, "c1", "路灯坏了", []string{"路灯", "坏"}, nil, huashan, ldj))
+		for h := 1; h <= 9*24; h++ {
+			if err := d.Tick(ctx, start.Add(time.Duration(h)*time.Hour+time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := strings.Join(notices(t, st), " "); got != "ldj:red ldj:yellow" {
+			t.Errorf("notices = %s, want only yellow and red (orange and reminders off)", got)
+		}
+	})
+}

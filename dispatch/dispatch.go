@@ -70,7 +70,10 @@
 // that a later policy change does not rewrite history. Tick issues a
 // reminder when a deadline of the current step is within
 // Options.ReminderLead, and a card when it has passed: yellow for a missed
-// claim, orange for a missed first reply, red for a missed close. Each
+// claim, orange for a missed first reply, red for a missed close
+// (Options.NoCards turns colours off, a negative ReminderLead the
+// reminders). A deadline is missed once it has passed: a step done at the
+// deadline itself is on time. Each
 // notice is keyed by (assignment, kind, deadline) in the store, and its audit
 // event by the same DedupKey, so it is issued exactly once across restarts
 // and by several dispatchers; a clock that was down catches up on the next
@@ -137,6 +140,10 @@ type Options struct {
 	// ReminderLead is how long before a deadline the reminder goes out
 	// (default 4h; negative disables reminders).
 	ReminderLead time.Duration
+	// NoCards lists cards not to issue (the seed city issues all three:
+	// yellow for a missed claim, orange for a missed first reply, red for a
+	// missed close).
+	NoCards []model.Card
 	// Departments are the API's users and the names used in replies; when
 	// any non-supervisor is listed, transfers and routing accept only these.
 	Departments []DepartmentAuth
@@ -185,6 +192,7 @@ type Dispatcher struct {
 	tokens map[string]DepartmentAuth // by hex SHA-256 of the token
 	names  map[string]string         // department id → name
 	known  map[string]bool           // configured departments (not supervisors)
+	skip   map[string]bool           // notice kinds not issued
 
 	wakeMu sync.Mutex
 	wakeCh chan struct{} // closed and replaced when a reply is queued
@@ -244,7 +252,16 @@ func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Regi
 		tokens: map[string]DepartmentAuth{},
 		names:  map[string]string{},
 		known:  map[string]bool{},
+		skip:   map[string]bool{},
 		wakeCh: make(chan struct{}),
+	}
+	for _, c := range opts.NoCards {
+		d.skip[string(c)] = true
+	}
+	if opts.ReminderLead < 0 {
+		for _, k := range []string{store.NoticeRemindClaim, store.NoticeRemindReply, store.NoticeRemindClose} {
+			d.skip[k] = true
+		}
 	}
 	for _, dep := range opts.Departments {
 		if dep.Name != "" {

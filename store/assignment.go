@@ -246,31 +246,33 @@ func (s *Store) InsertNotice(ctx context.Context, q Querier, n Notice) (inserted
 // DueNotices returns, for active assignments, the notices that are due at
 // now and not issued yet: a reminder when now is within lead of a deadline
 // not yet passed, a card when the deadline has passed (now is after it: a
-// step done at the deadline itself is on time). At most limit
-// assignments are looked at per call.
-func (s *Store) DueNotices(ctx context.Context, q Querier, now time.Time, lead time.Duration, limit int) ([]Notice, error) {
+// step done at the deadline itself is on time). Kinds in skip are never
+// returned. At most limit assignments are looked at per call.
+func (s *Store) DueNotices(ctx context.Context, q Querier, now time.Time, lead time.Duration, limit int, skip map[string]bool) ([]Notice, error) {
 	soon := now.Add(lead)
+	on := func(kind string) bool { return !skip[kind] }
 	// Each branch: the step is still open for the state, the deadline is
 	// due, and no notice of that kind exists for this deadline.
 	rows, err := s.querier(q).Query(ctx, `
 		SELECT a.id, a.department, a.state, a.claim_by, a.reply_by, a.close_by
 		FROM assignments a
 		WHERE a.state IN ('pending', 'claimed', 'replied') AND (
-		       (a.state = 'pending' AND a.claim_by < $1
+		       (a.state = 'pending' AND $4 AND a.claim_by < $1
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'yellow' AND n.deadline = a.claim_by))
-		    OR (a.state = 'pending' AND a.claim_by >= $1 AND a.claim_by <= $2
+		    OR (a.state = 'pending' AND $5 AND a.claim_by >= $1 AND a.claim_by <= $2
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'remind_claim' AND n.deadline = a.claim_by))
-		    OR (a.state IN ('pending', 'claimed') AND a.reply_by < $1
+		    OR (a.state IN ('pending', 'claimed') AND $6 AND a.reply_by < $1
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'orange' AND n.deadline = a.reply_by))
-		    OR (a.state IN ('pending', 'claimed') AND a.reply_by >= $1 AND a.reply_by <= $2
+		    OR (a.state IN ('pending', 'claimed') AND $7 AND a.reply_by >= $1 AND a.reply_by <= $2
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'remind_reply' AND n.deadline = a.reply_by))
-		    OR (a.close_by < $1
+		    OR ($8 AND a.close_by < $1
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'red' AND n.deadline = a.close_by))
-		    OR (a.close_by >= $1 AND a.close_by <= $2
+		    OR ($9 AND a.close_by >= $1 AND a.close_by <= $2
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'remind_close' AND n.deadline = a.close_by))
 		)
 		ORDER BY a.id
-		LIMIT $3`, now, soon, limit)
+		LIMIT $3`, now, soon, limit,
+		on(NoticeYellow), on(NoticeRemindClaim), on(NoticeOrange), on(NoticeRemindReply), on(NoticeRed), on(NoticeRemindClose))
 	if err != nil {
 		return nil, fmt.Errorf("due notices: %w", err)
 	}
@@ -286,7 +288,9 @@ func (s *Store) DueNotices(ctx context.Context, q Querier, now time.Time, lead t
 			return nil, fmt.Errorf("due notices: %w", err)
 		}
 		add := func(kind string, deadline time.Time) {
-			out = append(out, Notice{AssignmentID: id, Kind: kind, Deadline: deadline, Department: dept})
+			if on(kind) {
+				out = append(out, Notice{AssignmentID: id, Kind: kind, Deadline: deadline, Department: dept})
+			}
 		}
 		step := func(open bool, deadline time.Time, remind, card string) {
 			switch {

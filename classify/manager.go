@@ -57,7 +57,10 @@ type Manager struct {
 	logger *slog.Logger
 	cur    atomic.Pointer[Engine]
 
-	mu       sync.Mutex // serialises reloads
+	// reloadMu serialises reloads so that a slow build of older files
+	// cannot be swapped in after a newer one.
+	reloadMu sync.Mutex
+	mu       sync.Mutex // guards segKey, seg, lastErr
 	segKey   [32]byte   // hash of the words the segmenter was built with
 	seg      Segmenter
 	lastErr  error
@@ -229,6 +232,8 @@ func GazetteerResolver(g *gazetteer.Gazetteer) Resolver {
 // the previous set keeps serving and the error is returned (POST /-/reload
 // shows it to the caller).
 func (m *Manager) Reload(ctx context.Context) error {
+	m.reloadMu.Lock()
+	defer m.reloadMu.Unlock()
 	start := time.Now()
 	e, err := m.build(ctx)
 	m.mu.Lock()

@@ -19,7 +19,8 @@
 // its order. A topic is created with Options.Partitions on first use.
 //
 // It is not for sharing between processes (the directory is locked) and keeps
-// every record: there is no retention or compaction.
+// every record: there is no retention or compaction. Open("") gives a
+// throwaway, non-durable log in a temporary directory, for tests.
 package memlog
 
 import (
@@ -77,6 +78,7 @@ type Log struct {
 	logger  *slog.Logger
 	metrics *metrics.Metrics
 	lock    *os.File
+	temp    bool // dir is a temporary directory removed by Close
 
 	mu     sync.Mutex
 	topics map[string]*topic
@@ -100,9 +102,17 @@ type topic struct {
 
 // Open opens the log in dir, creating the directory if needed, and recovers
 // every partition already in it.
+//
+// An empty dir gives a throwaway log for tests: it lives in a new temporary
+// directory that Close removes, so nothing survives the Log (not durable).
 func Open(dir string, opts Options) (*Log, error) {
+	var temp bool
 	if dir == "" {
-		return nil, errors.New("memlog: no directory given")
+		d, err := os.MkdirTemp("", "memlog-")
+		if err != nil {
+			return nil, fmt.Errorf("memlog: temporary directory: %w", err)
+		}
+		dir, temp = d, true
 	}
 	if opts.Partitions <= 0 {
 		opts.Partitions = DefaultPartitions
@@ -121,6 +131,9 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	lock, err := lockDir(dir)
 	if err != nil {
+		if temp {
+			os.RemoveAll(dir)
+		}
 		return nil, fmt.Errorf("memlog: %w", err)
 	}
 	l := &Log{
@@ -130,6 +143,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		logger:  opts.Logger.With("component", "memlog"),
 		metrics: metrics.New(opts.Registerer),
 		lock:    lock,
+		temp:    temp,
 		topics:  make(map[string]*topic),
 		done:    make(chan struct{}),
 	}
@@ -490,6 +504,9 @@ func (l *Log) Close() error {
 		}
 	}
 	errs = append(errs, l.lock.Close())
+	if l.temp {
+		errs = append(errs, os.RemoveAll(l.dir))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("memlog: close: %w", err)
 	}

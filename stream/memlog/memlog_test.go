@@ -2,6 +2,7 @@ package memlog
 
 import (
 	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -40,4 +41,22 @@ func TestMetrics(t *testing.T) {
 		opts.Registerer = reg
 		return openTest(t, t.TempDir(), opts)
 	})
+}
+
+func TestThrowawayLog(t *testing.T) {
+	l, err := Open("", testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := l.dir
+	publishValues(t, l, "posts", "a", "b")
+	if got := valuesOf(consumeN(t, l, "posts", "g", 2)); got != "a,b" {
+		t.Errorf("delivered %s", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("temporary directory %s still there after Close: %v", dir, err)
+	}
 }

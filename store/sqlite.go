@@ -60,16 +60,9 @@ func openSQLite(ctx context.Context, path, query string, logger *slog.Logger) (*
 	}
 	f.Close()
 
-	params := url.Values{}
-	params.Add("_pragma", "busy_timeout(5000)")
-	params.Add("_pragma", "journal_mode(WAL)")
-	params.Add("_pragma", "foreign_keys(1)")
-	params.Add("_pragma", "synchronous(NORMAL)")
-	params.Set("_txlock", "immediate")
-	// The driver opens "file:" names as SQLite URIs, which decode %XX.
-	dsn := "file:" + uriPathEscaper.Replace(path) + "?" + params.Encode()
-	if query != "" {
-		dsn += "&" + query
+	dsn, err := sqliteDSN(path, query)
+	if err != nil {
+		return nil, fmt.Errorf("open database: sqlite url: %w", err)
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -85,6 +78,49 @@ func openSQLite(ctx context.Context, path, query string, logger *slog.Logger) (*
 		return nil, fmt.Errorf("open database: sqlite file %q: %w", path, err)
 	}
 	return d, nil
+}
+
+// sqliteDefaults are the pragmas every connection starts with. FULL
+// synchronous makes a commit durable before InTx returns (the cursor and
+// Kafka offsets move on that promise); WAL lets readers run beside the
+// writer. A _pragma of the same name in the URL replaces a default.
+var sqliteDefaults = []string{"busy_timeout(5000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(FULL)"}
+
+// sqliteDSN builds the driver's DSN for the file at path, with the user's
+// extra parameters (query) after the defaults.
+func sqliteDSN(path, query string) (string, error) {
+	user, err := url.ParseQuery(query)
+	if err != nil {
+		return "", err
+	}
+	set := map[string]bool{}
+	for _, p := range user["_pragma"] {
+		set[pragmaName(p)] = true
+	}
+	params := url.Values{}
+	for _, p := range sqliteDefaults {
+		if !set[pragmaName(p)] {
+			params.Add("_pragma", p)
+		}
+	}
+	for k, vs := range user {
+		for _, v := range vs {
+			params.Add(k, v)
+		}
+	}
+	if _, ok := user["_txlock"]; !ok {
+		params.Set("_txlock", "immediate")
+	}
+	// The driver opens "file:" names as SQLite URIs, which decode %XX.
+	return "file:" + uriPathEscaper.Replace(path) + "?" + params.Encode(), nil
+}
+
+func pragmaName(p string) string {
+	p = strings.ToLower(strings.TrimSpace(p))
+	if i := strings.IndexAny(p, "(= "); i >= 0 {
+		p = p[:i]
+	}
+	return p
 }
 
 var uriPathEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")

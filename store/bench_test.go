@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -17,7 +18,8 @@ func BenchmarkInsertPost(b *testing.B) {
 		name string
 		fn   func(testing.TB) *store.Store
 	}{
-		{"sqlite", storetest.OpenSQLite},
+		{"sqlite", openSQLiteDurable},           // production settings: an fsync per commit
+		{"sqlite-nosync", storetest.OpenSQLite}, // as the tests run
 		{"postgres", storetest.OpenPostgres},
 	} {
 		b.Run(open.name, func(b *testing.B) {
@@ -58,3 +60,15 @@ func BenchmarkInsertPost(b *testing.B) {
 }
 
 func atomicAdd(n *int64) int64 { return atomic.AddInt64(n, 1) }
+
+func openSQLiteDurable(tb testing.TB) *store.Store {
+	s, err := store.Open(context.Background(), "sqlite:"+filepath.Join(tb.TempDir(), "bench.db"), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}

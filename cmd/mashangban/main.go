@@ -28,6 +28,7 @@ var commands = map[string]command{
 	"migrate": {"bring the database schema up to date", migrateCmd},
 	"version": {"print the version", versionCmd},
 	"rules":   {"check, test and explain routing rule files", rulesCmd},
+	"train":   {"train the learned fallback model from labelled JSON Lines", trainCmd},
 	"eval":    {"measure the classifier on a labelled JSON Lines file", evalCmd},
 	"report":  {"the weekly report per department (CSV or Markdown)", reportCmd},
 }

@@ -42,6 +42,25 @@ func BenchmarkInsertPost(b *testing.B) {
 					}
 				}
 			})
+			b.Run("new-in-tx-of-100", func(b *testing.B) {
+				// ns/op is per post; one commit per 100 posts.
+				for i := 0; b.Loop(); {
+					err := s.DB.InTx(ctx, func(tx store.Tx) error {
+						for j := 0; j < 100; j++ {
+							p.ID = fmt.Sprintf("weibo:t%d-%d", i, j)
+							if _, err := s.InsertPost(ctx, tx, p); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/post")
+			})
 			b.Run("new-parallel", func(b *testing.B) {
 				var n int64
 				b.RunParallel(func(pb *testing.PB) {

@@ -73,11 +73,13 @@
 // claim, orange for a missed first reply, red for a missed close
 // (Options.NoCards turns colours off, a negative ReminderLead the
 // reminders). A deadline is missed once it has passed: a step done at the
-// deadline itself is on time. Each
-// notice is keyed by (assignment, kind, deadline) in the store, and its audit
-// event by the same DedupKey, so it is issued exactly once across restarts
-// and by several dispatchers; a clock that was down catches up on the next
-// tick (cards are issued late, reminders whose deadline has passed are not).
+// deadline itself is on time. Each notice is keyed by (assignment, kind,
+// deadline) in the store, and its audit event by the same DedupKey, so it is
+// issued exactly once across restarts and by several dispatchers; a clock
+// that was down catches up on the next tick (cards are issued late,
+// reminders whose deadline has passed are not). A claim, reply, resolution
+// or transfer after a missed deadline issues the card it earned in its own
+// transaction, so no card is lost to a clock that has not ticked yet.
 //
 // Transfers ("逐级转办") follow this rule: the transferring department's
 // assignment ends (state transferred) and keeps the cards it had earned, but
@@ -101,7 +103,9 @@
 // checked with Replier.Sent and resent only when the platform says it did not
 // arrive. Errors are retried with capped exponential backoff; ingest.ErrGone
 // marks the reply skipped; an ingest.BackoffError pauses the channel for the
-// wait it asks. Each channel has its own rate limiter.
+// wait it asks. Each channel has its own rate limiter. The at-most-once
+// promise rests on Replier.Sent: a platform that cannot tell (Sent always
+// false, as for the replay log) gets an interrupted reply again.
 package dispatch
 
 import (

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+	"unicode"
 
 	"github.com/mashangban/mashangban/model"
 )
@@ -49,7 +49,10 @@ func WriteExplain(w io.Writer, d model.Decision, tr *Trace) error {
 	}
 	fmt.Fprintf(&b, "districts: %s (by %s)\n", strings.Join(ds, "、"), tr.DistrictBy)
 	b.WriteString("routes:\n")
-	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	nameWidth := 0
+	for _, r := range tr.Routes {
+		nameWidth = max(nameWidth, displayWidth(r.Name))
+	}
 	for _, r := range tr.Routes {
 		mark := "-"
 		switch {
@@ -62,9 +65,9 @@ func WriteExplain(w io.Writer, d model.Decision, tr *Trace) error {
 		if why == "" && !r.Tried {
 			why = "not tried"
 		}
-		fmt.Fprintf(tw, "  %s %s\t%s\n", mark, r.Name, why)
+		pad := strings.Repeat(" ", nameWidth-displayWidth(r.Name)+2)
+		fmt.Fprintf(&b, "  %s %s%s%s\n", mark, r.Name, pad, why)
 	}
-	tw.Flush()
 	if tr.Overridden != "" {
 		fmt.Fprintf(&b, "overruled: route %s, by the model (confidence at least %.2f, another category group)\n", tr.Overridden, tr.Model.Override)
 	}
@@ -114,4 +117,19 @@ func WriteExplain(w io.Writer, d model.Decision, tr *Trace) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// displayWidth is how many terminal columns s takes: Chinese characters and
+// full-width forms take two.
+func displayWidth(s string) int {
+	w := 0
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Han, r), r >= 0x3000 && r <= 0x303f, r >= 0xff00 && r <= 0xff60:
+			w += 2
+		default:
+			w++
+		}
+	}
+	return w
 }

@@ -260,21 +260,23 @@ func (d *Dispatcher) progress(ctx context.Context, tx store.Tx, caseID int64, ca
 		msg = "【" + name + "】" + text
 	}
 	for _, p := range posts {
-		if err := d.enqueueProgress(ctx, tx, p, caseNo, msg, name, status, now); err != nil {
+		if err := d.enqueueProgress(ctx, tx, p, caseNo, msg, text, name, status, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d *Dispatcher) enqueueProgress(ctx context.Context, tx store.Tx, p model.Post, caseNo, text, dept, status string, now time.Time) error {
+// enqueueProgress queues a progress reply; title is the short text for
+// structured messages (WeChat's thing keyword), text the full message.
+func (d *Dispatcher) enqueueProgress(ctx context.Context, tx store.Tx, p model.Post, caseNo, text, title, dept, status string, now time.Time) error {
 	it := store.OutboxItem{PostID: p.ID, Kind: store.ReplyProgress, Channel: string(p.Channel), NativeID: p.NativeID,
 		AuthorID: p.Author.ID, CaseNo: caseNo, Text: text, CreatedAt: now}
 	switch p.Channel {
 	case model.ChannelWeibo:
 		it.Text = shapeWeibo(text, caseNo)
 	case model.ChannelWeChat:
-		it.Fields = d.wechatFields(text, caseNo, status, dept, now)
+		it.Fields = d.wechatFields(title, caseNo, status, dept, now)
 	}
 	_, err := d.st.Enqueue(ctx, tx, it)
 	return err
@@ -372,7 +374,7 @@ func (d *Dispatcher) Unmerge(ctx context.Context, actor Actor, postID, reason st
 		}
 		lead := d.deptName(from.Lead, nil)
 		return d.enqueueProgress(ctx, tx, post, no, fmt.Sprintf("经核实，您反映的问题与%s并非同一问题，已单独立案，办件编号%s，由%s办理。", from.No, no, lead),
-			lead, "已受理", now)
+			"已单独立案", lead, "已受理", now)
 	})
 	if err != nil {
 		return model.Case{}, err

@@ -182,7 +182,7 @@ type DepartmentAuth struct {
 // WeChatFields are the keyword names of the subscribe-message template used
 // for replies (see the WeChat reference, §3.6): Title (thing, ≤20
 // characters), CaseNo (character_string, ≤32), Status (phrase, ≤5 Chinese
-// characters), Time (time), Department (thing, ≤20).
+// characters), Time (time), Department (thing, ≤20; empty: not sent).
 type WeChatFields struct {
 	Title, CaseNo, Status, Time, Department string
 }

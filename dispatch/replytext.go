@@ -52,9 +52,10 @@ func truncateRunes(s string, n int) string {
 	return string(r[:n])
 }
 
-// withDefaults fills in the keyword names of the template the seed city
-// uses: thing1 (problem), character_string2 (case number), phrase3 (status),
-// time4 (time), thing5 (department).
+// withDefaults fills in the keyword names of the reference's example
+// template: thing1 (problem), character_string2 (case number), phrase3
+// (status), time4 (time). The department is sent only when its keyword is
+// configured (the example template has none).
 func (f WeChatFields) withDefaults() WeChatFields {
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -65,7 +66,6 @@ func (f WeChatFields) withDefaults() WeChatFields {
 	def(&f.CaseNo, "character_string2")
 	def(&f.Status, "phrase3")
 	def(&f.Time, "time4")
-	def(&f.Department, "thing5")
 	return f
 }
 
@@ -83,7 +83,7 @@ func (d *Dispatcher) wechatFields(title, caseNo, status, dept string, at time.Ti
 	if cs := characterString(caseNo); cs != "" {
 		out[f.CaseNo] = cs
 	}
-	if dept != "" {
+	if dept != "" && f.Department != "" {
 		out[f.Department] = thingValue(dept, "")
 	}
 	return out

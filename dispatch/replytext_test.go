@@ -68,7 +68,7 @@ func FuzzShapeWeibo(f *testing.F) {
 
 func TestWeChatFieldsWithinLimits(t *testing.T) {
 	t.Parallel()
-	d := New(nil, Options{}, nil, nil)
+	d := New(nil, Options{WeChat: WeChatFields{Department: "thing5"}}, nil, nil)
 	at := time.Date(2026, 11, 26, 1, 21, 0, 0, time.UTC)
 	f := d.wechatFields("  小区门口的路灯坏了好几天了，晚上出行非常不方便，请尽快修理\n谢谢  ", "MSB-20261126-0042", "已受理 ok", "市城市管理局（城市综合执法）直属执法第一大队", at)
 	want := map[string]string{
@@ -85,6 +85,9 @@ func TestWeChatFieldsWithinLimits(t *testing.T) {
 		if strings.HasPrefix(k, "thing") && utf8.RuneCountInString(f[k]) > 20 {
 			t.Errorf("%s has %d characters", k, utf8.RuneCountInString(f[k]))
 		}
+	}
+	if f := New(nil, Options{}, nil, nil).wechatFields("x", "MSB-1", "已受理", "市城市管理局", at); len(f) != 4 || f["thing5"] != "" {
+		t.Errorf("default template fields = %v, want the four keywords of the example template", f)
 	}
 	if got := characterString("编号MSB-1号"); got != "MSB-1" {
 		t.Errorf("characterString kept non-ASCII: %q", got)

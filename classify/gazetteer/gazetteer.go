@@ -101,7 +101,6 @@ const (
 	formFull = iota
 	formSuffixed
 	formBare
-	formUser // user places override short forms, never full names
 )
 
 var levelRank = map[string]int{KindDistrict: 0, KindStreet: 1, KindCommunity: 2}

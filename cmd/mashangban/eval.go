@@ -65,7 +65,7 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	gold := make([]string, len(examples))
 	pred := make([]string, len(examples))
 	suggest := make([]string, len(examples))
-	var byRoute, byModel, byFallback int
+	var byRoute, byModel, byFallback, routeRight, modelRight int
 	for i, ex := range examples {
 		d := e.Classify(ctx, model.Post{ID: fmt.Sprintf("eval:%d", i+1), Channel: model.ChannelReplay, Text: ex.Text})
 		switch {
@@ -90,8 +90,13 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			suggest[i] = evalNone
 		}
 		pred[i] = suggest[i]
-		if d.Explanation.Fallback {
+		switch {
+		case d.Explanation.Fallback:
 			pred[i] = evalTriage
+		case len(d.Explanation.Routes) > 0 && pred[i] == gold[i]:
+			routeRight++
+		case len(d.Explanation.Routes) == 0 && pred[i] == gold[i]:
+			modelRight++
 		}
 	}
 	elapsed := time.Since(start)
@@ -99,7 +104,8 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ms := clmodel.Evaluate(gold, suggest)
 	if *asJSON {
 		out := map[string]any{"file": fs.Arg(0), "rule_set_version": tree.Version, "decided_by_route": byRoute,
-			"decided_by_model": byModel, "fallback": byFallback, "metrics": m, "metrics_with_suggestions": ms}
+			"route_correct": routeRight, "decided_by_model": byModel, "model_correct": modelRight, "fallback": byFallback,
+			"metrics": m, "metrics_with_suggestions": ms}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -113,6 +119,8 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "rule set: %s; model: %s\n", tree.Version, orNone(e.ModelVersion()))
 	fmt.Fprintf(stdout, "decided by a route: %d (%.1f%%), by the model: %d (%.1f%%), fallback (triage): %d (%.1f%%); %.1f ms/post\n",
 		byRoute, pct(byRoute, n), byModel, pct(byModel, n), byFallback, pct(byFallback, n), float64(elapsed.Microseconds())/1000/float64(max(n, 1)))
+	fmt.Fprintf(stdout, "right when a route decided: %d/%d (%.1f%%); when the model decided: %d/%d (%.1f%%)\n",
+		routeRight, byRoute, pct(routeRight, byRoute), modelRight, byModel, pct(modelRight, byModel))
 	fmt.Fprintf(stdout, "\nwhole classifier (triage counts as wrong):\n")
 	if err := m.WriteText(stdout); err != nil {
 		fmt.Fprintf(stderr, "mashangban eval: %v\n", err)

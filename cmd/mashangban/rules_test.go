@@ -115,10 +115,10 @@ func TestEval(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "labelled.jsonl")
 	var b bytes.Buffer
 	for _, rec := range []map[string]string{
-		{"title": "煤气", "text": "阳湖花园楼道煤气味很重", "category": "城乡建设"},
-		{"text": "东方城二区凌晨还有噪音", "category": "环境保护"},
-		{"text": "说不清的事情", "category": "环境保护"},
-		{"text": "东方城二区门口路灯坏了", "category": "light"},
+		{"title": "煤气", "text": "阳湖花园楼道煤气味很重", "category": "城乡建设", "department": "gas"},
+		{"text": "东方城二区凌晨还有噪音", "category": "环境保护", "department": "市生态环境局"},
+		{"text": "说不清的事情", "category": "环境保护", "department": "sthjj"},
+		{"text": "东方城二区门口路灯坏了", "category": "light", "department": "cgj"},
 	} {
 		line, _ := json.Marshal(rec)
 		b.Write(append(line, '\n'))
@@ -133,7 +133,7 @@ func TestEval(t *testing.T) {
 	}
 	// Three of four decided by routes and right (a "light" label counts at
 	// its group, 城乡建设); the unmatched one goes to triage and counts as wrong.
-	for _, want := range []string{"4 labelled posts", "decided by a route: 3 (75.0%)", "fallback (triage): 1 (25.0%)", "(triage)"} {
+	for _, want := range []string{"4 labelled posts", "decided by a route: 3 (75.0%)", "fallback (triage): 1 (25.0%)", "right when a route decided: 3/3 (100.0%)", "(triage)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("eval output lacks %q:\n%s", want, out.String())
 		}
@@ -153,5 +153,15 @@ func TestEval(t *testing.T) {
 	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Metrics.Accuracy != 0.75 || res.ByRoute != 3 {
 		t.Errorf("--json: %v %+v\n%s", err, res, out.String())
+	}
+
+	// Department labels (ids or names) are compared with the lead: the
+	// lamp post in 花山区 goes to hs.gov, not cgj.
+	out.Reset()
+	if code := evalCmd(context.Background(), []string{"--rules.dir", fixtureRules, "--label", "department", "--json", path}, &out, &errb); code != 0 {
+		t.Fatalf("--label department exit %d: %s", code, errb.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Metrics.Accuracy != 0.5 {
+		t.Errorf("department accuracy: %v %+v\n%s", err, res, out.String())
 	}
 }

@@ -309,6 +309,7 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 		d.m.decisions.WithLabelValues("invalid").Inc()
 		return fmt.Errorf("dispatch: decision without post id: %w", ErrInvalid)
 	}
+	dec = withoutNUL(dec)
 	var outcome string
 	var queued bool
 	err := d.st.DB.InTx(ctx, func(tx store.Tx) error {
@@ -348,6 +349,22 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 	}
 	d.log.DebugContext(ctx, "decision handled", "post_id", dec.Post.ID, "outcome", outcome)
 	return nil
+}
+
+// withoutNUL drops NUL characters from the texts of a decision: valid UTF-8,
+// but PostgreSQL's text type refuses them, and a post that can never be
+// stored would be redelivered forever.
+func withoutNUL(dec model.Decision) model.Decision {
+	clean := func(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+	p := &dec.Post
+	p.Text, p.Author.ID, p.Author.Name, p.Region, p.URL, p.NativeID = clean(p.Text), clean(p.Author.ID), clean(p.Author.Name), clean(p.Region), clean(p.URL), clean(p.NativeID)
+	dec.Category, dec.TriageReason = clean(dec.Category), clean(dec.TriageReason)
+	toks := make([]string, len(dec.Tokens))
+	for i, t := range dec.Tokens {
+		toks[i] = clean(t)
+	}
+	dec.Tokens = toks
+	return dec
 }
 
 // notifySender wakes every sender worker: replies were queued.

@@ -286,3 +286,25 @@ func TestCaseNumbersFollowShanghaiDays(t *testing.T) {
 		}
 	})
 }
+
+func TestHandleOddText(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		clk := newFakeClock(start)
+		d := newTestDispatcher(t, st, clk)
+		for i, text := range []string{
+			"路灯\x00坏了", // NUL: PostgreSQL text refuses it
+			"<a href='#'>#马上办#</a> 路灯坏了 😡😡 " + strings.Repeat("很黑", 2000), // HTML, emoji, huge
+			"",
+		} {
+			dec := decision(model.ChannelWeibo, fmt.Sprint("odd", i), text, []string{"路灯\x00", "坏"}, nil, huashan, ldj)
+			dec.Category = fmt.Sprint("odd", i)
+			mustHandle(t, d, dec)
+			rs, err := st.RepliesOf(context.Background(), dec.Post.ID)
+			if err != nil || len(rs) != 1 {
+				t.Fatalf("replies to %q: %+v, %v", text, rs, err)
+			}
+			checkWeibo(t, rs[0].Text, rs[0].CaseNo)
+		}
+	})
+}

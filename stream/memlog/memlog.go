@@ -18,8 +18,9 @@
 // Keys choose partitions as Kafka clients do (see Partition), so a key keeps
 // its order. A topic is created with Options.Partitions on first use.
 //
-// It is not for sharing between processes (the directory is locked) and keeps
-// every record: there is no retention or compaction. Open("") gives a
+// It is not for sharing between processes (the directory is locked). It keeps
+// every record unless Options.Retention is set; then old segments that every
+// consumer group has read are deleted. There is no compaction. Open("") gives a
 // throwaway, non-durable log in a temporary directory, for tests.
 package memlog
 
@@ -31,6 +32,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -60,6 +62,11 @@ type Options struct {
 	Partitions int
 	// SegmentBytes is the size past which a partition starts a new segment file.
 	SegmentBytes int64
+	// Retention, if positive, lets a partition delete a sealed segment once
+	// its last write is older than Retention and every consumer group of the
+	// topic (every group file in the directory) has committed past it. Zero
+	// keeps every record. It is checked whenever a segment fills up.
+	Retention time.Duration
 	// MaxMessageBytes bounds key plus value of one message; Publish rejects larger ones.
 	MaxMessageBytes int
 	// MinBackoff and MaxBackoff bound the wait before a message whose
@@ -161,9 +168,13 @@ func Open(dir string, opts Options) (*Log, error) {
 		if _, err := os.Stat(filepath.Join(dir, e.Name(), topicFile)); err != nil {
 			continue
 		}
-		if _, err := l.topic(e.Name()); err != nil {
+		t, err := l.topic(e.Name())
+		if err != nil {
 			l.Close()
 			return nil, err
+		}
+		for _, p := range t.parts {
+			l.retain(t, p)
 		}
 	}
 	return l, nil
@@ -299,11 +310,15 @@ func (l *Log) Publish(ctx context.Context, topicName string, msgs ...stream.Mess
 		if counts[i] == 0 {
 			continue
 		}
-		if err := t.parts[i].append(buf, counts[i]); err != nil {
+		rolled, err := t.parts[i].append(buf, counts[i])
+		if err != nil {
 			l.metrics.Errors.WithLabelValues(topicName, "publish").Inc()
 			return fmt.Errorf("memlog: publish to %q: %w", topicName, err)
 		}
 		l.metrics.Published.WithLabelValues(topicName).Add(float64(counts[i]))
+		if rolled {
+			l.retain(t, t.parts[i])
+		}
 	}
 	return nil
 }
@@ -468,6 +483,72 @@ func (l *Log) consumePartition(ctx context.Context, t *topic, g *group, p *parti
 		}
 		g.commit(p.id, off+1)
 	}
+}
+
+// retain applies Options.Retention to partition p of t. Failures are logged:
+// keeping a segment too long is harmless.
+func (l *Log) retain(t *topic, p *partition) {
+	if l.opts.Retention <= 0 {
+		return
+	}
+	upTo, ok, err := t.committedByAll(p.id)
+	if err != nil {
+		l.logger.Warn("retention skipped", "topic", t.name, "partition", p.id, "error", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	dropped, err := p.dropSegments(upTo, time.Now().Add(-l.opts.Retention))
+	if err != nil {
+		l.logger.Warn("retention failed", "topic", t.name, "partition", p.id, "error", err)
+	}
+	if len(dropped) > 0 {
+		l.logger.Info("deleted old log segments", "topic", t.name, "partition", p.id, "base_offsets", dropped)
+	}
+}
+
+// committedByAll is the lowest durably committed offset of partition over
+// every group of t: those open in this process and those only on disk. With
+// no group at all, ok is false: nothing has read the partition yet.
+func (t *topic) committedByAll(partition int) (offset int64, ok bool, err error) {
+	t.mu.Lock()
+	open := make(map[string]*group, len(t.groups))
+	for name, g := range t.groups {
+		open[name] = g
+	}
+	t.mu.Unlock()
+	offset = math.MaxInt64
+	for _, g := range open {
+		g.writeMu.Lock()
+		offset = min(offset, g.written[partition])
+		g.writeMu.Unlock()
+		ok = true
+	}
+	files, err := filepath.Glob(filepath.Join(t.dir, "group-*.json"))
+	if err != nil {
+		return 0, false, err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, false, err
+		}
+		var of offsetsFile
+		if err := json.Unmarshal(b, &of); err != nil {
+			return 0, false, fmt.Errorf("parse %s: %w", f, err)
+		}
+		if _, isOpen := open[of.Group]; isOpen {
+			continue
+		}
+		var committed int64
+		if partition < len(of.Offsets) {
+			committed = of.Offsets[partition]
+		}
+		offset = min(offset, committed)
+		ok = true
+	}
+	return offset, ok, nil
 }
 
 // Ping reports whether the log is open and its directory reachable.

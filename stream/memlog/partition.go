@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mashangban/mashangban/stream"
 )
@@ -117,29 +118,59 @@ func openPartition(dir string, id int, segmentBytes int64, logger *slog.Logger) 
 }
 
 // append writes the encoded records (count of them) and fsyncs before
-// making them visible to readers.
-func (p *partition) append(buf []byte, count int) error {
+// making them visible to readers. It reports whether it started a new segment.
+func (p *partition) append(buf []byte, count int) (rolled bool, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
-		return p.err
+		return false, p.err
 	}
 	if p.size > 0 && p.size+int64(len(buf)) > p.segmentBytes {
 		if err := p.roll(); err != nil {
-			return p.fail(err)
+			return false, p.fail(err)
 		}
+		rolled = true
 	}
 	if _, err := p.f.Write(buf); err != nil {
-		return p.fail(fmt.Errorf("write segment: %w", err))
+		return rolled, p.fail(fmt.Errorf("write segment: %w", err))
 	}
 	if err := p.f.Sync(); err != nil {
-		return p.fail(fmt.Errorf("sync segment: %w", err))
+		return rolled, p.fail(fmt.Errorf("sync segment: %w", err))
 	}
 	p.size += int64(len(buf))
 	p.next += int64(count)
 	close(p.wake)
 	p.wake = make(chan struct{})
-	return nil
+	return rolled, nil
+}
+
+// dropSegments deletes, oldest first, sealed segments whose records all lie
+// before upTo and which were last written before cutoff. A reader inside a
+// deleted segment keeps its open file; one that seeks below the first
+// remaining segment starts at that segment.
+func (p *partition) dropSegments(upTo int64, cutoff time.Time) ([]int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var dropped []int64
+	for len(p.segs) > 1 && p.segs[1] <= upTo {
+		path := filepath.Join(p.dir, segmentName(p.segs[0]))
+		st, err := os.Stat(path)
+		if err != nil {
+			return dropped, fmt.Errorf("retention: %w", err)
+		}
+		if !st.ModTime().Before(cutoff) {
+			break
+		}
+		if err := os.Remove(path); err != nil {
+			return dropped, fmt.Errorf("retention: %w", err)
+		}
+		dropped = append(dropped, p.segs[0])
+		p.segs = p.segs[1:]
+	}
+	if len(dropped) > 0 {
+		return dropped, syncDir(p.dir)
+	}
+	return nil, nil
 }
 
 // roll seals the active segment and starts a new one at p.next. Called with

@@ -459,3 +459,63 @@ func TestCrashMidConsume(t *testing.T) {
 		t.Errorf("after the crash delivered %s, want %s", strings.Join(got, ","), want)
 	}
 }
+
+func segmentBases(t *testing.T, dir string) []int64 {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "posts", "0", "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bases []int64
+	for _, p := range paths {
+		b, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(p), ".log"), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bases = append(bases, b)
+	}
+	return bases
+}
+
+// TestRetention checks that old segments go only once every group has
+// committed past them, and that groups resume correctly afterwards.
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions()
+	opts.Partitions = 1
+	opts.SegmentBytes = 5 * int64(len(oneRecord("00")))
+	opts.Retention = time.Nanosecond // every sealed segment is old enough
+	l := openTest(t, dir, opts)
+	publishOne := func(from, to int) {
+		for i := from; i < to; i++ {
+			publishValues(t, l, "posts", fmt.Sprintf("%02d", i))
+		}
+	}
+	publishOne(0, 20)
+	if got := fmt.Sprint(segmentBases(t, dir)); got != "[0 5 10 15]" {
+		t.Fatalf("with no consumer group, segments %s, want all of [0 5 10 15]", got)
+	}
+	consumeN(t, l, "posts", "a", 12)
+	consumeN(t, l, "posts", "b", 3)
+	publishOne(20, 25)
+	if got := fmt.Sprint(segmentBases(t, dir)); got != "[0 5 10 15 20]" {
+		t.Fatalf("with group b at 3, segments %s, want [0 5 10 15 20]", got)
+	}
+	consumeN(t, l, "posts", "b", 22)
+	publishOne(25, 30)
+	if got := fmt.Sprint(segmentBases(t, dir)); got != "[10 15 20 25]" {
+		t.Fatalf("with groups at 12 and 25, segments %s, want [10 15 20 25]", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	l = openTest(t, dir, opts)
+	defer l.Close()
+	if got := consumeN(t, l, "posts", "a", 18); got[0].Offset != 12 || string(got[0].Value) != "12" {
+		t.Errorf("group a resumed at offset %d (%s), want 12", got[0].Offset, got[0].Value)
+	}
+	if got := consumeN(t, l, "posts", "new", 20); got[0].Offset != 10 || got[19].Offset != 29 {
+		t.Errorf("a new group read offsets %d..%d, want 10..29 (the oldest kept)", got[0].Offset, got[19].Offset)
+	}
+}

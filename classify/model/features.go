@@ -11,6 +11,8 @@ import (
 type FeatureOptions struct {
 	// Words uses the segmenter's words (lower-cased, punctuation dropped).
 	Words bool `json:"words"`
+	// WordBigrams adds pairs of adjacent words (punctuation breaks a pair).
+	WordBigrams bool `json:"word_bigrams,omitempty"`
 	// CharMin..CharMax are the orders of the character n-grams taken inside
 	// runs of letters and digits (full-width forms folded, lower-cased);
 	// CharMax 0 means no character n-grams.
@@ -53,8 +55,9 @@ func (o FeatureOptions) validate() error {
 // vocabulary of a few hundred thousand terms a collision is vanishingly
 // unlikely, and one would only merge two features.
 const (
-	nsWord = 'w'
-	nsChar = 'c'
+	nsWord   = 'w'
+	nsBigram = 'b'
+	nsChar   = 'c'
 
 	fnvOffset = 14695981039346656037
 	fnvPrime  = 1099511628211
@@ -115,6 +118,7 @@ type extractor struct {
 // occurrence.
 func (e *extractor) terms(tokens []string, text string, fn func(h uint64)) {
 	if e.opt.Words {
+		var prev uint64 // hash of the previous word, 0 after punctuation
 		for _, tok := range tokens {
 			h := hashStart(nsWord)
 			letters := 0
@@ -125,9 +129,15 @@ func (e *extractor) terms(tokens []string, text string, fn func(h uint64)) {
 				}
 				h = hashRune(h, r)
 			}
-			if letters > 0 {
-				fn(h)
+			if letters == 0 {
+				prev = 0
+				continue
 			}
+			fn(h)
+			if e.opt.WordBigrams && prev != 0 {
+				fn((hashStart(nsBigram) ^ prev*31 ^ h) * fnvPrime)
+			}
+			prev = h
 		}
 	}
 	if e.opt.CharMax == 0 {

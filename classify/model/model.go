@@ -174,7 +174,8 @@ func DefaultTrainOptions() TrainOptions {
 	return TrainOptions{
 		Features:     DefaultFeatureOptions(),
 		Loss:         LossSVM,
-		C:            1,
+		C:            4,
+		Balanced:     true,
 		Lambda:       1e-5,
 		LearningRate: 0.5,
 		Epochs:       20,

@@ -269,6 +269,14 @@ func (g *Gazetteer) District(code string) (model.District, bool) {
 	return model.District{}, false
 }
 
+// Division returns the full name, kind (KindDistrict, KindStreet or
+// KindCommunity) and district code of any division, for explanations
+// (a PlaceMatch's Code names the community a compound lies in).
+func (g *Gazetteer) Division(code string) (name, kind, district string, ok bool) {
+	d, ok := g.divisions[code]
+	return d.Name, d.Kind, d.District, ok
+}
+
 // Districts returns the six districts and counties in code order.
 func (g *Gazetteer) Districts() []model.District { return slices.Clone(g.districts) }
 

@@ -65,6 +65,12 @@ func TestDivisionCounts(t *testing.T) {
 	if _, ok := g.District("340502"); ok {
 		t.Error("District(340502): a code not in the city was found")
 	}
+	if name, kind, district, ok := g.Division("340504200002"); !ok || name != "阳湖社区居委会" || kind != KindCommunity || district != "340504" {
+		t.Errorf("Division(340504200002) = %q %q %q %v", name, kind, district, ok)
+	}
+	if _, _, _, ok := g.Division("340503008498"); ok {
+		t.Error("Division found a placeholder row")
+	}
 }
 
 func TestWords(t *testing.T) {

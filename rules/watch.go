@@ -19,7 +19,10 @@ const DefaultDebounce = 250 * time.Millisecond
 // quiet for debounce, until ctx is done. It watches the directories, not
 // the files, so it survives editors that save by renaming a temporary file
 // over the original and ConfigMap volumes that swap the "..data" symlink:
-// both show up as events on the directory. onChange runs on Watch's
+// both show up as events on the directory. The parent of each directory is
+// watched too, so that replacing the whole directory (a symlink to a
+// release directory swapped for another, or a rename) is seen: the watch
+// is then moved to what the path now names. onChange runs on Watch's
 // goroutine; a slow onChange delays, never drops, the next report.
 func Watch(ctx context.Context, dirs []string, debounce time.Duration, logger *slog.Logger, onChange func()) error {
 	if debounce <= 0 {
@@ -30,15 +33,24 @@ func Watch(ctx context.Context, dirs []string, debounce time.Duration, logger *s
 		return fmt.Errorf("watch rules: %w", err)
 	}
 	defer w.Close()
-	seen := map[string]bool{}
+	watched := map[string]bool{} // the directories asked for
+	parents := map[string]bool{}
 	for _, d := range dirs {
 		d = filepath.Clean(d)
-		if seen[d] {
+		if watched[d] {
 			continue
 		}
-		seen[d] = true
+		watched[d] = true
 		if err := w.Add(d); err != nil {
 			return fmt.Errorf("watch rules: %w", err)
+		}
+		p := filepath.Dir(d)
+		if !parents[p] && p != d {
+			parents[p] = true
+			if err := w.Add(p); err != nil {
+				// Not fatal: only whole-directory swaps go unseen.
+				logger.Warn("cannot watch the rule directory's parent", "dir", p, "error", err)
+			}
 		}
 	}
 	logger.Debug("watching rule files", "dirs", dirs)
@@ -58,6 +70,18 @@ func Watch(ctx context.Context, dirs []string, debounce time.Duration, logger *s
 			}
 			if ev.Op == fsnotify.Chmod {
 				continue
+			}
+			name := filepath.Clean(ev.Name)
+			if parents[filepath.Dir(name)] && !watched[name] && !watched[filepath.Dir(name)] {
+				continue // a sibling of a rule directory
+			}
+			if watched[name] {
+				// The directory itself was replaced: watch what the path
+				// names now (the old watch went with the old directory).
+				_ = w.Remove(name)
+				if err := w.Add(name); err != nil {
+					logger.Warn("rule directory gone", "dir", name, "error", err)
+				}
 			}
 			logger.Debug("rule directory changed", "file", ev.Name, "op", ev.Op.String())
 			if pending && !timer.Stop() {

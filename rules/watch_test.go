@@ -122,3 +122,43 @@ func TestWatch(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchDirectorySwap: the rule directory is a symlink to a release
+// directory, and a deploy points it at another one; later edits in the new
+// release are seen too.
+func TestWatchDirectorySwap(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"v1", "v2"} {
+		if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, d, "r.yaml"), []byte(d), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(root, "rules")
+	if err := os.Symlink("v1", link); err != nil {
+		t.Fatal(err)
+	}
+	ch := startWatch(t, link)
+	tmp := filepath.Join(root, "rules.tmp")
+	if err := os.Symlink("v2", tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, ch, "swapping the directory symlink")
+	// Drain the burst, then edit inside the new release.
+	for drained := false; !drained; {
+		select {
+		case <-ch:
+		case <-time.After(300 * time.Millisecond):
+			drained = true
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "v2", "r.yaml"), []byte("v2 edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, ch, "an edit in the new release directory")
+}

@@ -266,6 +266,9 @@ func TestModelFallback(t *testing.T) {
 			if lead != tc.lead || d.Category != tc.category {
 				t.Errorf("lead %q category %q, want %q %q", lead, d.Category, tc.lead, tc.category)
 			}
+			if tc.by == "model" && (len(d.Explanation.Routes) > 0 || len(d.Explanation.Words) > 0) {
+				t.Errorf("model decided but the explanation names routes %v, words %v", d.Explanation.Routes, d.Explanation.Words)
+			}
 			if by := DecidedBy(d, "人工分拣"); by != tc.by {
 				t.Errorf("decided by %q, want %q", by, tc.by)
 			}

@@ -254,6 +254,7 @@ func (e *Engine) decide(p model.Post, trace bool) (model.Decision, *Trace) {
 			tr.Overridden = matched[0].name
 		}
 		d.Explanation.Routes = nil
+		d.Explanation.Words = nil
 		matched = nil
 	}
 	switch {

@@ -64,7 +64,7 @@ type Options struct {
 	SegmentBytes int64
 	// Retention, if positive, lets a partition delete a sealed segment once
 	// its last write is older than Retention and every consumer group of the
-	// topic (every group file in the directory) has committed past it. Zero
+	// topic (open in this Log, or with a group file) has committed past it. Zero
 	// keeps every record. It is checked whenever a segment fills up.
 	Retention time.Duration
 	// MaxMessageBytes bounds key plus value of one message; Publish rejects larger ones.
@@ -135,6 +135,9 @@ func Open(dir string, opts Options) (*Log, error) {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("memlog: create directory: %w", err)
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return nil, fmt.Errorf("memlog: %w", err)
 	}
 	lock, err := lockDir(dir)
 	if err != nil {

@@ -145,6 +145,12 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 		}
 		a.disp = d
 		a.api = d.API()
+		// Every dispatcher on this database learns the configured tokens (hashed).
+		if len(cfg.Dispatch.Departments) > 0 {
+			if err := d.SaveTokens(ctx); err != nil {
+				return fmt.Errorf("dispatch.departments: %w", err)
+			}
+		}
 		repliers, err := a.repliers(cfg, opts.Repliers, reg)
 		if err != nil {
 			return err

@@ -136,7 +136,7 @@ func openRules(ctx context.Context, cfg config.Config, logger *slog.Logger, reg 
 func newDispatcher(cfg config.Config, st *store.Store, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
 	var depts []dispatch.DepartmentAuth
 	for _, d := range cfg.Dispatch.Departments {
-		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
+		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Name: d.Name, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
 	}
 	return dispatch.New(st, dispatch.Options{
 		RepeatWindow: cfg.Dispatch.RepeatWindow.D(),

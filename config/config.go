@@ -169,7 +169,10 @@ type Dispatch struct {
 
 // Department is an API identity: a department's token or a supervisor's.
 type Department struct {
-	ID    string `yaml:"id"`
+	ID string `yaml:"id"`
+	// Name is how replies and reports name the department (default: its
+	// name in the rule files, else the ID).
+	Name  string `yaml:"name"`
 	Token Secret `yaml:"token"`
 	// Supervisor sees every assignment and routes triage.
 	Supervisor bool `yaml:"supervisor"`

@@ -5,7 +5,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 )
 
 // ClassMetrics are one label's figures.
@@ -98,32 +97,73 @@ func Evaluate(gold, pred []string) Metrics {
 }
 
 // WriteText prints the figures: the totals, a per-label table and the
-// confusion matrix with gold labels as rows.
+// confusion matrix with gold labels as rows. Columns are aligned by display
+// width (a Chinese character takes two cells).
 func (m Metrics) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "messages\t%d\t\n", m.N)
-	fmt.Fprintf(tw, "accuracy\t%.4f\t\n", m.Accuracy)
-	fmt.Fprintf(tw, "macro-F1\t%.4f\t\n", m.MacroF1)
-	fmt.Fprintln(tw, "\t\t")
-	fmt.Fprintln(tw, "label\tprecision\trecall\tF1\tsupport\tpredicted\t")
+	var b strings.Builder
+	fmt.Fprintf(&b, "messages  %d\naccuracy  %.4f\nmacro-F1  %.4f\n\n", m.N, m.Accuracy, m.MacroF1)
+	rows := [][]string{{"label", "precision", "recall", "F1", "support", "predicted"}}
 	for _, c := range m.PerClass {
-		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%.4f\t%d\t%d\t\n", c.Label, c.Precision, c.Recall, c.F1, c.Support, c.Predicted)
+		rows = append(rows, []string{c.Label, fmt.Sprintf("%.4f", c.Precision), fmt.Sprintf("%.4f", c.Recall),
+			fmt.Sprintf("%.4f", c.F1), fmt.Sprint(c.Support), fmt.Sprint(c.Predicted)})
 	}
-	fmt.Fprintln(tw, "\t\t")
-	fmt.Fprintln(tw, "confusion (rows gold, columns predicted)\t")
-	var hdr strings.Builder
-	hdr.WriteString("\t")
+	writeTable(&b, rows)
+	b.WriteString("\nconfusion (rows gold, columns predicted)\n")
+	rows = [][]string{{""}}
 	for i := range m.Labels {
-		fmt.Fprintf(&hdr, "%d\t", i+1)
+		rows[0] = append(rows[0], fmt.Sprint(i+1))
 	}
-	fmt.Fprintln(tw, hdr.String())
 	for i, l := range m.Labels {
-		var row strings.Builder
-		fmt.Fprintf(&row, "%d %s\t", i+1, l)
+		row := []string{fmt.Sprintf("%d %s", i+1, l)}
 		for _, n := range m.Confusion[i] {
-			fmt.Fprintf(&row, "%d\t", n)
+			row = append(row, fmt.Sprint(n))
 		}
-		fmt.Fprintln(tw, row.String())
+		rows = append(rows, row)
 	}
-	return tw.Flush()
+	writeTable(&b, rows)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeTable left-aligns the first column and right-aligns the others, two
+// cells apart.
+func writeTable(b *strings.Builder, rows [][]string) {
+	var width []int
+	for _, r := range rows {
+		for j, c := range r {
+			if j >= len(width) {
+				width = append(width, 0)
+			}
+			width[j] = max(width[j], displayWidth(c))
+		}
+	}
+	for _, r := range rows {
+		for j, c := range r {
+			pad := strings.Repeat(" ", width[j]-displayWidth(c))
+			switch {
+			case j == 0:
+				b.WriteString(c + pad)
+			default:
+				b.WriteString("  " + pad + c)
+			}
+		}
+		b.WriteString("\n")
+	}
+}
+
+// displayWidth counts East Asian wide characters (CJK, full-width forms) as
+// two cells, everything else as one.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch {
+		case r >= 0x1100 && (r <= 0x115f || (r >= 0x2e80 && r <= 0xa4cf) || (r >= 0xac00 && r <= 0xd7a3) ||
+			(r >= 0xf900 && r <= 0xfaff) || (r >= 0xfe30 && r <= 0xfe4f) || (r >= 0xff00 && r <= 0xff60) ||
+			(r >= 0xffe0 && r <= 0xffe6) || (r >= 0x20000 && r <= 0x3fffd)):
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }

@@ -111,11 +111,13 @@ func TestRepeatMergesAndRepliesOnce(t *testing.T) {
 		clk := newFakeClock(start)
 		d := newTestDispatcher(t, st, clk)
 		first := decision(model.ChannelWeibo, "1001", "翠湖小区门口路灯坏了，晚上很黑", lightA, lightPlace, huashan, ldj, cgj)
+		first.Category = "streetlight"
 		mustHandle(t, d, first)
 		clk.Add(3 * time.Hour)
 		again := decision(model.ChannelWeibo, "1002", "翠湖小区门口的路灯不亮好几天了，晚上很黑", lightB, lightPlace, huashan, ldj)
 		other := decision(model.ChannelWeibo, "1003", "翠湖小区门口垃圾堆积很多天了，很臭", garbage, lightPlace, huashan, cgj)
 		elsewhere := decision(model.ChannelWeibo, "1004", "翠湖小区门口路灯坏了，晚上很黑", lightA, lightPlace, yushan, ldj)
+		again.Category, elsewhere.Category, other.Category = "streetlight", "streetlight", "sanitation"
 		for range 2 { // redelivered
 			mustHandle(t, d, again)
 			mustHandle(t, d, other)

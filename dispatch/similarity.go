@@ -125,6 +125,12 @@ func placeKey(places []model.PlaceMatch) string {
 	return best
 }
 
+// specificPlace reports whether a place key names a place small enough that
+// one category of problem there is one job: a compound or a landmark.
+func specificPlace(key string) bool {
+	return strings.HasPrefix(key, "compound:") || strings.HasPrefix(key, "landmark:")
+}
+
 // charBigrams are the two-character pieces of the words (one-character words
 // are kept whole). They catch the same word cut differently by the segmenter
 // ("路灯不亮" as 路/灯不亮 in one post and 路灯/不亮 in another).
@@ -202,6 +208,9 @@ func isRepeat(n, c fingerprint) (bool, float64) {
 		return true, s
 	}
 	if n.Place != "" && n.Place == c.Place {
+		if n.Category != "" && n.Category == c.Category && specificPlace(n.Place) {
+			return true, s
+		}
 		return s >= ThresholdSamePlace, s
 	}
 	return s >= ThresholdNoPlace, s

@@ -29,6 +29,16 @@ var gazetteer = []string{"东方城二区", "东方城", "湖东路", "佳山路
 var roads = []model.PlaceMatch{{Text: "湖东路", Kind: "road"}, {Text: "佳山路", Kind: "road"}}
 
 var examplePairs = []examplePair{
+	// Two of the three reports of the same windows in examples/posts.jsonl:
+	// few shared words, same compound, same category.
+	{name: "stairwell windows, same compound, other words",
+		a: "阳湖花园12栋3单元楼梯间3楼窗户脱落，另外4、5、6楼窗户都出现了脱胶情况，风一大就晃，怕砸到人，请社区尽快处理。", pa: place("compound", "阳湖花园"), ca: "stairwell",
+		b: "阳湖花园那栋楼楼梯间的窗户上周反映过了，到现在还没修，三楼窗户就用纸板挡着，什么时候来修？", pb: place("compound", "阳湖花园"), cb: "stairwell",
+		repeat: true},
+	{name: "same road, same category, other words",
+		a: "湖东路北段路灯晚上全黑了", pa: place("road", "湖东路"), ca: "streetlight",
+		b: "湖东路靠近公交站那边有两盏灯一闪一闪的", pb: place("road", "湖东路"), cb: "streetlight",
+		repeat: false},
 	{name: "billboard glare reworded",
 		a: "东方城二区16栋对面楼顶广告牌强光太亮，晚上11点还亮着", pa: place("compound", "东方城二区"), ca: "市容",
 		b: "东方城二区对面的广告牌灯光太亮了，晚上刺眼睡不着，广告牌强光扰民", pb: place("compound", "东方城二区"), cb: "市容",

@@ -85,13 +85,14 @@ type Options struct {
 
 // Log is a stream.Log on Kafka. It is safe for concurrent use.
 type Log struct {
-	opts    Options
-	backoff retry.Backoff
-	logger  *slog.Logger
-	metrics *metrics.Metrics
-	client  *kafkago.Client
-	writer  *kafkago.Writer
-	dialer  *kafkago.Dialer
+	opts      Options
+	backoff   retry.Backoff
+	logger    *slog.Logger
+	metrics   *metrics.Metrics
+	client    *kafkago.Client
+	transport *kafkago.Transport // shared by client and writer
+	writer    *kafkago.Writer
+	dialer    *kafkago.Dialer
 
 	mu      sync.Mutex
 	created map[string]bool // full topic names known to exist
@@ -138,6 +139,9 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	for _, t := range opts.Topics {
+		if err := names.Topic(t); err != nil {
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
 		if err := names.Topic(opts.TopicPrefix + t); err != nil {
 			return nil, fmt.Errorf("kafka: %w", err)
 		}
@@ -145,11 +149,12 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	logger := opts.Logger.With("component", "kafka")
 	transport := &kafkago.Transport{ClientID: opts.ClientID, DialTimeout: opts.Timeout}
 	l := &Log{
-		opts:    opts,
-		backoff: retry.Backoff{Min: opts.MinBackoff, Max: opts.MaxBackoff}.WithDefaults(),
-		logger:  logger,
-		metrics: metrics.New(opts.Registerer),
-		client:  &kafkago.Client{Addr: kafkago.TCP(opts.Brokers...), Transport: transport, Timeout: opts.Timeout},
+		opts:      opts,
+		backoff:   retry.Backoff{Min: opts.MinBackoff, Max: opts.MaxBackoff}.WithDefaults(),
+		logger:    logger,
+		metrics:   metrics.New(opts.Registerer),
+		transport: transport,
+		client:    &kafkago.Client{Addr: kafkago.TCP(opts.Brokers...), Transport: transport, Timeout: opts.Timeout},
 		writer: &kafkago.Writer{
 			Addr:         kafkago.TCP(opts.Brokers...),
 			Balancer:     &kafkago.Hash{},
@@ -168,6 +173,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	}
 	if err := l.ensureTopics(ctx, opts.Topics...); err != nil {
 		l.writer.Close()
+		transport.CloseIdleConnections()
 		return nil, err
 	}
 	return l, nil
@@ -510,7 +516,9 @@ func (l *Log) Close() error {
 	close(l.done)
 	l.mu.Unlock()
 	l.users.Wait()
-	if err := l.writer.Close(); err != nil {
+	err := l.writer.Close()
+	l.transport.CloseIdleConnections()
+	if err != nil {
 		return fmt.Errorf("kafka: close writer: %w", err)
 	}
 	return nil

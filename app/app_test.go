@@ -276,6 +276,11 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 					t.Errorf("post %s is in %d cases or triage items, want 1", id, n)
 				}
 			}
+			// The three reports of the same fallen windows at 阳湖花园 are one case.
+			if a, b, c := got["replay:20261120-001"], got["replay:20261120-002"], got["replay:20261124-003"]; len(a) != 1 || len(b) != 1 || len(c) != 1 ||
+				a[0].caseKey != b[0].caseKey || a[0].caseKey != c[0].caseKey {
+				t.Errorf("repeated reports not merged: %v %v %v", a, b, c)
+			}
 			// The local case list serves the same cases as JSON.
 			resp, err := http.Get("http://" + r.app.Addr() + "/cases?limit=1000")
 			if err != nil {
@@ -361,12 +366,26 @@ func httpDo(t *testing.T, method, u, token string, wantCode int) string {
 	return string(b)
 }
 
+// summary renders how posts were grouped into cases, independent of which
+// post of a case arrived first (with several partitions that order is not
+// fixed): each case as its sorted posts and lead, each triage item alone.
 func summary(o map[string][]outcome) string {
+	members := map[string][]string{}
+	leads := map[string]string{}
 	var lines []string
 	for post, os := range o {
 		for _, x := range os {
-			lines = append(lines, fmt.Sprintf("%s -> case of %s lead=%s triage=%v", post, x.caseKey, x.lead, x.triage))
+			if x.triage {
+				lines = append(lines, "triage: "+post)
+				continue
+			}
+			members[x.caseKey] = append(members[x.caseKey], post)
+			leads[x.caseKey] = x.lead
 		}
+	}
+	for k, m := range members {
+		sort.Strings(m)
+		lines = append(lines, fmt.Sprintf("case lead=%s posts=%s", leads[k], strings.Join(m, ",")))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")

@@ -102,6 +102,42 @@ func TestTrainLearnsSeparableClasses(t *testing.T) {
 	}
 }
 
+func TestCalibrationChangesConfidenceNotLabels(t *testing.T) {
+	data := synthetic(20)
+	for i := 0; i < len(data); i += 7 { // some label noise, so that held-out scores are not all perfect
+		data[i].Label = data[(i+1)%len(data)].Label
+	}
+	opts := DefaultTrainOptions()
+	opts.Segmenter = fieldsCutter{}
+	opts.Features.MinDF = 1
+	cal, err := Train(data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Calibrate = false
+	raw, err := Train(data, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw.scale != 1 || cal.scale == 1 || cal.scale <= 0 {
+		t.Fatalf("scales: calibrated %v, uncalibrated %v", cal.scale, raw.scale)
+	}
+	if cal.Version() == raw.Version() {
+		t.Error("calibrated and uncalibrated models share a version")
+	}
+	differ := false
+	for _, ex := range synthetic(5) {
+		a, b := cal.PredictText(fieldsCutter{}, ex.Text), raw.PredictText(fieldsCutter{}, ex.Text)
+		if a.Label != b.Label {
+			t.Errorf("%q: calibrated %s, uncalibrated %s", ex.Text, a.Label, b.Label)
+		}
+		differ = differ || a.Confidence != b.Confidence
+	}
+	if !differ {
+		t.Error("calibration changed no confidence")
+	}
+}
+
 func TestTrainIsDeterministicAndVersionFollowsContent(t *testing.T) {
 	a := trainSynthetic(t, LossSVM)
 	b := trainSynthetic(t, LossSVM)

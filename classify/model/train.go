@@ -9,15 +9,13 @@ func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x
 
 // trainSVM fits one squared-hinge linear SVM per label against the rest by
 // dual coordinate descent (Hsieh et al. 2008, LIBLINEAR's default solver)
-// and returns the weights feature-major, and for each example its
-// approximate leave-one-out scores ([i*K+k]): its score with its own
-// contribution alpha_i*y_i*x_i taken out of w.
+// and returns the weights feature-major.
 //
 // The K problems are independent; they are solved side by side, visiting
 // the examples in one shuffled order, so that each example's vector is read
 // once per visit for all labels. A label whose problem has converged stops
 // being updated.
-func trainSVM(X []sparse, y []int, K, nf int, C float64, cw []float64, seed uint64) (w []float32, loo []float64) {
+func trainSVM(X []sparse, y []int, K, nf int, C float64, cw []float64, seed uint64) []float32 {
 	const (
 		eps     = 0.1
 		maxIter = 200
@@ -95,22 +93,11 @@ func trainSVM(X []sparse, y []int, K, nf int, C float64, cw []float64, seed uint
 			break
 		}
 	}
-	w = make([]float32, nf*K)
+	w := make([]float32, nf*K)
 	for i, v := range wk {
 		w[i] = float32(v)
 	}
-	loo = make([]float64, n*K)
-	for i, x := range X {
-		scoresInto(wk, K, x, s)
-		for k := range K {
-			yi := -1.0
-			if y[i] == k {
-				yi = 1
-			}
-			loo[i*K+k] = s[k] - alpha[i*K+k]*yi*qd[i]
-		}
-	}
-	return w, loo
+	return w
 }
 
 // scoresInto writes x's score for each of K labels under the feature-major
@@ -126,10 +113,50 @@ func scoresInto(w []float64, K int, x sparse, s []float64) {
 	}
 }
 
-// fitScale chooses the factor applied to scores before the softmax that
-// gives the confidence, by minimising the log-loss of the approximate
-// leave-one-out scores (rows of K) against the true labels: training
-// scores themselves would make the model overconfident.
+// calibrateSVM returns the factor applied to SVM scores before the softmax
+// that gives the confidence. Scores of the training messages themselves
+// would make the model overconfident, so it trains on two thirds of them
+// (stratified), scores the other third and fits the factor to those
+// held-out scores. The vocabulary and weighting are the full model's: they
+// do not depend on the labels.
+func calibrateSVM(X []sparse, y []int, K, nf int, opts TrainOptions) float64 {
+	const folds = 3
+	fold := make([]int, len(y))
+	perLabel := make([]int, K)
+	r := newRand(opts.Seed ^ 0xca1b)
+	for _, i := range r.Perm(len(y)) {
+		fold[i] = perLabel[y[i]] % folds
+		perLabel[y[i]]++
+	}
+	var trX []sparse
+	var trY []int
+	for i := range y {
+		if fold[i] != 0 {
+			trX, trY = append(trX, X[i]), append(trY, y[i])
+		}
+	}
+	if len(trY) == 0 || len(trY) == len(y) {
+		return 1
+	}
+	w := trainSVM(trX, trY, K, nf, opts.C, classWeights(trY, K, opts.Balanced), opts.Seed)
+	wf := make([]float64, len(w))
+	for i, v := range w {
+		wf[i] = float64(v)
+	}
+	var scores []float64
+	var heldY []int
+	s := make([]float64, K)
+	for i := range y {
+		if fold[i] == 0 {
+			scoresInto(wf, K, X[i], s)
+			scores, heldY = append(scores, s...), append(heldY, y[i])
+		}
+	}
+	return fitScale(scores, heldY, K)
+}
+
+// fitScale chooses the factor applied to scores (rows of K) before the
+// softmax by minimising the log-loss against the true labels.
 func fitScale(scores []float64, y []int, K int) float64 {
 	nll := func(scale float64) float64 {
 		var loss float64

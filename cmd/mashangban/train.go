@@ -33,6 +33,12 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	evalFile := fs.String("eval", "", "labelled JSON Lines file to measure the written model on (the model alone, without rules)")
 	loss := fs.String("loss", string(def.Loss), "training objective: svm or logistic")
 	c := fs.Float64("svm.c", def.C, "SVM cost")
+	balanced := fs.Bool("balanced", def.Balanced, "weight each label by the inverse of its frequency")
+	minDF := fs.Int("min-df", def.Features.MinDF, "messages a term must occur in to enter the vocabulary")
+	charMax := fs.Int("char-max", def.Features.CharMax, "longest character n-gram (0: none)")
+	words := fs.Bool("words", def.Features.Words, "use the segmenter's words")
+	bigrams := fs.Bool("word-bigrams", def.Features.WordBigrams, "also use pairs of adjacent words")
+	calibrate := fs.Bool("calibrate", def.Calibrate, "fit the confidence scale on a held-out third (one more training)")
 	seed := fs.Uint64("seed", def.Seed, "seed of the visiting order and the splits")
 	quiet := fs.Bool("quiet", false, "print only the summary lines, not the per-label tables")
 	fs.Usage = func() {
@@ -51,7 +57,8 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	opts := def
-	opts.Loss, opts.C, opts.Seed = clmodel.Loss(*loss), *c, *seed
+	opts.Loss, opts.C, opts.Seed, opts.Balanced, opts.Calibrate = clmodel.Loss(*loss), *c, *seed, *balanced, *calibrate
+	opts.Features.MinDF, opts.Features.CharMax, opts.Features.Words, opts.Features.WordBigrams = *minDF, *charMax, *words, *bigrams
 
 	var examples []clmodel.Example
 	for _, name := range fs.Args() {

@@ -143,6 +143,14 @@ func decodeBody(body []byte) (*Model, error) {
 	if len(h.Labels) < 2 {
 		return nil, fmt.Errorf("header: %d labels", len(h.Labels))
 	}
+	for i, l := range h.Labels {
+		if l == "" || (i > 0 && l <= h.Labels[i-1]) {
+			return nil, fmt.Errorf("header: labels not unique, non-empty and sorted at %d", i)
+		}
+	}
+	if !(h.Scale > 0) || math.IsInf(float64(h.Scale), 0) {
+		return nil, fmt.Errorf("header: bad confidence scale %v", h.Scale)
+	}
 	if err := h.Features.validate(); err != nil {
 		return nil, fmt.Errorf("header: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -242,6 +243,10 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		{"body cut short", rewrap(body[:len(body)-4]), "model file corrupt: body is", false},
 		{"bad header json", rewrap(append([]byte{3, 0, 0, 0}, "{x}"...)), "model file corrupt: header", false},
 		{"header length past end", rewrap([]byte{0xff, 0xff, 0, 0, '{'}), "model file corrupt: truncated header", false},
+		{"duplicate labels", rewrap(withHeader(t, body, func(h *fileHeader) { h.Labels[1] = h.Labels[0] })), "labels not unique", false},
+		{"zero scale", rewrap(withHeader(t, body, func(h *fileHeader) { h.Scale = 0 })), "bad confidence scale 0", false},
+		{"unknown loss", rewrap(withHeader(t, body, func(h *fileHeader) { h.Loss = "tree" })), `unknown loss "tree"`, false},
+		{"bad features", rewrap(withHeader(t, body, func(h *fileHeader) { h.Features.MinDF = 0 })), "min document frequency", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,6 +259,24 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withHeader returns body with its JSON header changed by edit.
+func withHeader(t *testing.T, body []byte, edit func(*fileHeader)) []byte {
+	t.Helper()
+	n := binary.LittleEndian.Uint32(body)
+	var h fileHeader
+	if err := json.Unmarshal(body[4:4+n], &h); err != nil {
+		t.Fatal(err)
+	}
+	edit(&h)
+	hdr, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := binary.LittleEndian.AppendUint32(nil, uint32(len(hdr)))
+	out = append(out, hdr...)
+	return append(out, body[4+n:]...)
 }
 
 func TestTrainRejectsBadInput(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -405,4 +406,24 @@ func BenchmarkTrainSynthetic(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func TestPredictConcurrently(t *testing.T) {
+	m := trainSynthetic(t, LossSVM)
+	exs := synthetic(8)
+	want := make([]Prediction, len(exs))
+	for i, ex := range exs {
+		want[i] = m.PredictText(fieldsCutter{}, ex.Text)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i, ex := range exs {
+				if got := m.PredictText(fieldsCutter{}, ex.Text); !slices.Equal(got.Scores, want[i].Scores) {
+					t.Errorf("%q: concurrent prediction %+v, want %+v", ex.Text, got, want[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -27,11 +27,15 @@ type partition struct {
 	dir          string
 	segmentBytes int64
 
+	// writeMu serialises appends and guards f and size. It is held across
+	// the fsync, so readers never take it: they only need mu, held briefly.
+	writeMu sync.Mutex
+	f       *os.File // active segment, opened for appending
+	size    int64    // bytes in the active segment
+
 	mu   sync.Mutex
-	segs []int64  // base offsets, ascending; the last is the active segment
-	f    *os.File // active segment, opened for appending
-	size int64    // bytes in the active segment
-	next int64    // offset the next record gets
+	segs []int64 // base offsets, ascending; the last is the active segment
+	next int64   // offset the next record gets; changed with writeMu held too
 	// wake is closed and replaced whenever next advances or the partition
 	// fails or closes, so waiting consumers never poll.
 	wake chan struct{}
@@ -120,10 +124,13 @@ func openPartition(dir string, id int, segmentBytes int64, logger *slog.Logger) 
 // append writes the encoded records (count of them) and fsyncs before
 // making them visible to readers. It reports whether it started a new segment.
 func (p *partition) append(buf []byte, count int) (rolled bool, err error) {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.err != nil {
-		return false, p.err
+	err = p.err
+	p.mu.Unlock()
+	if err != nil {
+		return false, err
 	}
 	if p.size > 0 && p.size+int64(len(buf)) > p.segmentBytes {
 		if err := p.roll(); err != nil {
@@ -138,9 +145,11 @@ func (p *partition) append(buf []byte, count int) (rolled bool, err error) {
 		return rolled, p.fail(fmt.Errorf("sync segment: %w", err))
 	}
 	p.size += int64(len(buf))
+	p.mu.Lock()
 	p.next += int64(count)
 	close(p.wake)
 	p.wake = make(chan struct{})
+	p.mu.Unlock()
 	return rolled, nil
 }
 
@@ -174,9 +183,12 @@ func (p *partition) dropSegments(upTo int64, cutoff time.Time) ([]int64, error) 
 }
 
 // roll seals the active segment and starts a new one at p.next. Called with
-// p.mu held.
+// p.writeMu held, so p.next cannot change meanwhile.
 func (p *partition) roll() error {
-	f, err := os.OpenFile(filepath.Join(p.dir, segmentName(p.next)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	p.mu.Lock()
+	base := p.next
+	p.mu.Unlock()
+	f, err := os.OpenFile(filepath.Join(p.dir, segmentName(base)), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("create segment: %w", err)
 	}
@@ -186,12 +198,17 @@ func (p *partition) roll() error {
 	}
 	p.f.Close()
 	p.f, p.size = f, 0
-	p.segs = append(p.segs, p.next)
+	p.mu.Lock()
+	p.segs = append(p.segs, base)
+	p.mu.Unlock()
 	return nil
 }
 
-// fail makes err sticky and wakes readers so they see it. Called with p.mu held.
+// fail makes err sticky and wakes readers so they see it. Called with
+// p.writeMu held.
 func (p *partition) fail(err error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.err = fmt.Errorf("partition %d failed, reopen the log to recover: %w", p.id, err)
 	close(p.wake)
 	p.wake = make(chan struct{})
@@ -207,13 +224,15 @@ func (p *partition) state() (int64, <-chan struct{}, error) {
 }
 
 func (p *partition) close() error {
+	p.writeMu.Lock()
+	defer p.writeMu.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.err == nil {
 		p.err = stream.ErrClosed
 		close(p.wake)
 		p.wake = make(chan struct{})
 	}
+	p.mu.Unlock()
 	if p.f == nil {
 		return nil
 	}

@@ -204,20 +204,52 @@ type termCounts struct {
 func vectorise(opt FeatureOptions, vocab map[uint64]int32, idf []float32, tc termCounts) sparse {
 	var v sparse
 	for i, h := range tc.hash {
-		id, ok := vocab[h]
-		if !ok {
-			continue
+		if id, ok := vocab[h]; ok {
+			// Hash order and vocabulary order agree (the vocabulary is
+			// sorted by hash), so idx comes out ascending.
+			v.idx = append(v.idx, id)
+			v.val = append(v.val, termWeight(opt, idf, id, tc.n[i]))
 		}
-		tf := float64(tc.n[i])
-		if opt.Sublinear {
-			tf = 1 + math.Log(tf)
-		}
-		if opt.IDF {
-			tf *= float64(idf[id])
-		}
-		v.idx = append(v.idx, id)
-		v.val = append(v.val, float32(tf))
 	}
+	return finish(v, len(idf))
+}
+
+// vectoriseKnown is vectorise straight from a message, for prediction: it
+// looks each term up as it comes and sorts only the known ones.
+func (e *extractor) vectoriseKnown(vocab map[uint64]int32, idf []float32, tokens []string, text string) sparse {
+	ids := make([]int32, 0, 2*len(text)/3+len(tokens))
+	e.terms(tokens, text, func(h uint64) {
+		if id, ok := vocab[h]; ok {
+			ids = append(ids, id)
+		}
+	})
+	slices.Sort(ids)
+	v := sparse{idx: make([]int32, 0, len(ids)+1), val: make([]float32, 0, len(ids)+1)}
+	for i := 0; i < len(ids); {
+		j := i + 1
+		for j < len(ids) && ids[j] == ids[i] {
+			j++
+		}
+		v.idx = append(v.idx, ids[i])
+		v.val = append(v.val, termWeight(e.opt, idf, ids[i], int32(j-i)))
+		i = j
+	}
+	return finish(v, len(idf))
+}
+
+func termWeight(opt FeatureOptions, idf []float32, id, count int32) float32 {
+	tf := float64(count)
+	if opt.Sublinear {
+		tf = 1 + math.Log(tf)
+	}
+	if opt.IDF {
+		tf *= float64(idf[id])
+	}
+	return float32(tf)
+}
+
+// finish L2-normalises v and appends the bias feature, index bias.
+func finish(v sparse, bias int) sparse {
 	var norm float64
 	for _, x := range v.val {
 		norm += float64(x) * float64(x)
@@ -228,9 +260,7 @@ func vectorise(opt FeatureOptions, vocab map[uint64]int32, idf []float32, tc ter
 			v.val[i] *= inv
 		}
 	}
-	// Hash order and vocabulary order agree (the vocabulary is sorted by
-	// hash), so idx is already ascending.
-	v.idx = append(v.idx, int32(len(idf)))
+	v.idx = append(v.idx, int32(bias))
 	v.val = append(v.val, 1)
 	return v
 }

@@ -81,7 +81,7 @@ type Prediction struct {
 // character n-grams).
 func (m *Model) Predict(tokens []string, text string) Prediction {
 	e := &extractor{opt: m.feat}
-	x := vectorise(m.feat, m.vocab, m.idf, e.counts(tokens, text))
+	x := e.vectoriseKnown(m.vocab, m.idf, tokens, text)
 	K := len(m.labels)
 	raw := make([]float64, K)
 	m.scores(x, raw)

@@ -427,3 +427,16 @@ func TestPredictConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestPredictionVectorMatchesTrainingVector(t *testing.T) {
+	m := trainSynthetic(t, LossSVM)
+	e := &extractor{opt: m.feat}
+	for _, text := range []string{"希望 路灯 尽快 修好 路灯", "", "zzz", "门口 臭味 垃圾 堆放，垃圾 垃圾桶 Ａ1 a1"} {
+		tokens := strings.Fields(text)
+		a := vectorise(m.feat, m.vocab, m.idf, e.counts(tokens, text))
+		b := e.vectoriseKnown(m.vocab, m.idf, tokens, text)
+		if !slices.Equal(a.idx, b.idx) || !slices.Equal(a.val, b.val) {
+			t.Errorf("%q: training vector %v %v, prediction vector %v %v", text, a.idx, a.val, b.idx, b.val)
+		}
+	}
+}

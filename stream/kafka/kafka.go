@@ -425,23 +425,10 @@ func (l *Log) Consume(ctx context.Context, topic, group string, h stream.Handler
 			Offset:    km.Offset,
 			Time:      km.Time,
 		}
-		for attempt := 1; ; attempt++ {
-			if cctx.Err() != nil {
-				return result()
-			}
-			err := h(cctx, m)
-			if err == nil {
-				handled.Inc()
-				break
-			}
-			handlerErrors.Inc()
-			d := l.backoff.Delay(attempt)
-			logger.Warn("handler failed, delivering the message again", "partition", m.Partition,
-				"offset", m.Offset, "attempt", attempt, "backoff", d, "error", err)
-			if retry.Sleep(cctx, d) != nil {
-				return result()
-			}
+		if !retry.Deliver(cctx, h, m, l.backoff, logger, handlerErrors.Inc) {
+			return result()
 		}
+		handled.Inc()
 		// The commit must not be abandoned because ctx ended while the
 		// handler ran: the handler's effect is durable, and an uncommitted
 		// offset means a redelivery after the restart.

@@ -448,6 +448,7 @@ func (l *Log) consumePartition(ctx context.Context, t *topic, g *group, p *parti
 	defer r.close()
 	handled := l.metrics.Handled.WithLabelValues(t.name, g.name)
 	handlerErrors := l.metrics.HandlerErrors.WithLabelValues(t.name, g.name)
+	logger := l.logger.With("topic", t.name, "group", g.name)
 	for {
 		next, wake, err := p.state()
 		if err != nil {
@@ -467,23 +468,10 @@ func (l *Log) consumePartition(ctx context.Context, t *topic, g *group, p *parti
 			return err
 		}
 		m := stream.Message{Topic: t.name, Key: rec.key, Value: rec.value, Partition: p.id, Offset: off, Time: rec.time}
-		for attempt := 1; ; attempt++ {
-			if ctx.Err() != nil {
-				return nil
-			}
-			err := h(ctx, m)
-			if err == nil {
-				handled.Inc()
-				break
-			}
-			handlerErrors.Inc()
-			d := l.backoff.Delay(attempt)
-			l.logger.Warn("handler failed, delivering the message again", "topic", t.name, "group", g.name,
-				"partition", p.id, "offset", off, "attempt", attempt, "backoff", d, "error", err)
-			if retry.Sleep(ctx, d) != nil {
-				return nil
-			}
+		if !retry.Deliver(ctx, h, m, l.backoff, logger, handlerErrors.Inc) {
+			return nil
 		}
+		handled.Inc()
 		g.commit(p.id, off+1)
 	}
 }

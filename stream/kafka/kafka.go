@@ -410,13 +410,20 @@ func (l *Log) Consume(ctx context.Context, topic, group string, h stream.Handler
 			fetchFailures++
 			l.metrics.Errors.WithLabelValues(topic, "fetch").Inc()
 			d := l.backoff.Delay(fetchFailures)
-			logger.Warn("fetch failed, retrying", "attempt", fetchFailures, "backoff", d, "error", err)
+			level := slog.LevelDebug
+			if fetchFailures == 1 {
+				level = slog.LevelWarn
+			}
+			logger.Log(cctx, level, "fetch failed, retrying", "attempt", fetchFailures, "backoff", d, "error", err)
 			if retry.Sleep(cctx, d) != nil {
 				return result()
 			}
 			continue
 		}
-		fetchFailures = 0
+		if fetchFailures > 0 {
+			logger.Info("fetching again after failures", "attempts", fetchFailures+1)
+			fetchFailures = 0
+		}
 		m := stream.Message{
 			Topic:     strings.TrimPrefix(km.Topic, l.opts.TopicPrefix),
 			Key:       km.Key,

@@ -165,7 +165,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 			WriteTimeout: opts.Timeout,
 			Transport:    transport,
 			Logger:       kafkaLogger(logger, slog.LevelDebug),
-			ErrorLogger:  kafkaLogger(logger, slog.LevelWarn),
+			ErrorLogger:  kafkaLogger(logger, slog.LevelDebug),
 		},
 		dialer:  &kafkago.Dialer{ClientID: opts.ClientID, Timeout: opts.Timeout, DualStack: true},
 		created: make(map[string]bool),
@@ -179,6 +179,10 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	return l, nil
 }
 
+// kafkaLogger adapts kafka-go's loggers. Its error logger repeats a line per
+// retry (every 100ms while a broker is down), so both go to debug; this
+// package logs the state changes: fetch failing and recovering, commits
+// failing, and Publish returns its error to the caller.
 func kafkaLogger(l *slog.Logger, level slog.Level) kafkago.LoggerFunc {
 	return func(format string, args ...any) {
 		l.Log(context.Background(), level, strings.TrimSpace(fmt.Sprintf(format, args...)))
@@ -301,8 +305,9 @@ func topicsReady(md *kafkago.MetadataResponse, topics []string) error {
 
 // Publish writes msgs to topic and returns after every in-sync replica has
 // them. Message Topic, Partition and Offset are ignored; a zero Time becomes
-// now. On error some messages may have been written; publishing again
-// duplicates them, which at-least-once allows.
+// now. On error some messages may have been written, or may still be: when
+// ctx ends first, kafka-go's writer keeps the batch and can deliver it once a
+// broker is back. Publishing again duplicates them, which at-least-once allows.
 func (l *Log) Publish(ctx context.Context, topic string, msgs ...stream.Message) error {
 	if _, err := l.fullTopic(topic); err != nil {
 		return fmt.Errorf("kafka: publish: %w", err)
@@ -393,7 +398,7 @@ func (l *Log) Consume(ctx context.Context, topic, group string, h stream.Handler
 		RebalanceTimeout:      l.opts.RebalanceTimeout,
 		JoinGroupBackoff:      l.opts.JoinGroupBackoff,
 		Logger:                kafkaLogger(logger, slog.LevelDebug),
-		ErrorLogger:           kafkaLogger(logger, slog.LevelWarn),
+		ErrorLogger:           kafkaLogger(logger, slog.LevelDebug),
 	})
 	// Close leaves the group, so the remaining members take over this
 	// member's partitions at once instead of after the session timeout.

@@ -52,6 +52,7 @@ func Run(t *testing.T, b Backend) {
 		{"GroupMembersShareWork", testGroupMembersShareWork},
 		{"PingAndClose", testPingAndClose},
 		{"CloseStopsConsume", testCloseStopsConsume},
+		{"RejectsBadNames", testRejectsBadNames},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, b) })
@@ -387,8 +388,13 @@ func testDeliversWhileWaiting(t *testing.T, b Backend) {
 	l := openCloser(t, b.New(t))
 	ch := make(chan stream.Message, 10)
 	c := startConsume(t, l, stream.TopicPosts, "g", collect(ch))
+	before := time.Now().Add(-time.Minute) // clocks of a broker may differ a little
 	publish(t, l, stream.TopicPosts, msg("k", "late"))
-	checkValues(t, receive(t, ch, 1), "late")
+	got := receive(t, ch, 1)
+	checkValues(t, got, "late")
+	if got[0].Time.Before(before) {
+		t.Errorf("a message published without Time has Time %v, want about now", got[0].Time)
+	}
 	publish(t, l, stream.TopicPosts, msg("k", "later"))
 	checkValues(t, receive(t, ch, 1), "later")
 	c.stop(t)
@@ -482,5 +488,25 @@ func testCloseStopsConsume(t *testing.T, b Backend) {
 		}
 	case <-time.After(Timeout):
 		t.Fatal("Consume still running after Close")
+	}
+}
+
+func testRejectsBadNames(t *testing.T, b Backend) {
+	l := openCloser(t, b.New(t))
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if err := l.Publish(ctx, stream.TopicPosts); err != nil {
+		t.Errorf("Publish of no messages = %v, want nil", err)
+	}
+	for _, topic := range []string{"", "posts/../x", "帖子"} {
+		if err := l.Publish(ctx, topic, msg("k", "v")); err == nil {
+			t.Errorf("Publish to topic %q succeeded", topic)
+		}
+		if err := l.Consume(ctx, topic, "g", collect(make(chan stream.Message, 1))); err == nil {
+			t.Errorf("Consume of topic %q returned nil", topic)
+		}
+	}
+	if err := l.Consume(ctx, stream.TopicPosts, "", collect(make(chan stream.Message, 1))); err == nil {
+		t.Error("Consume with an empty group returned nil")
 	}
 }

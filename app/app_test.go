@@ -494,3 +494,61 @@ func (s *syncBuffer) String() string {
 }
 
 var _ io.Writer = (*syncBuffer)(nil)
+
+// TestRolesInSeparateProcesses runs ingest, classify and dispatch as three
+// apps on one Kafka cluster and one PostgreSQL database, as a deployment
+// that outgrew one machine would, and checks every example post is handled.
+func TestRolesInSeparateProcesses(t *testing.T) {
+	brokers := kafkaCluster(t)
+	dbURL := postgresSchema(t)
+	ids := examplePostIDs(t)
+	var stages []*running
+	for _, role := range []string{config.RoleDispatch, config.RoleClassify, config.RoleIngest} {
+		c := config.Default()
+		c.DataDir = t.TempDir()
+		c.HTTP.Listen = "127.0.0.1:0"
+		c.Roles = []string{role}
+		c.Kafka.Brokers = brokers
+		c.Kafka.Partitions = 2
+		c.DB.URL = config.Secret(dbURL)
+		c.DB.Migrate = true
+		stages = append(stages, start(t, c, app.Options{}))
+	}
+	got := waitHandled(t, stages[0], ids)
+	for _, id := range ids {
+		if n := len(got[id]); n != 1 {
+			t.Errorf("post %s is in %d cases or triage items, want 1", id, n)
+		}
+	}
+	// Only the classify process serves rule reloads.
+	httpDo(t, "POST", "http://"+stages[0].app.Addr()+"/-/reload", "", 404)
+	httpDo(t, "POST", "http://"+stages[1].app.Addr()+"/-/reload", "", 200)
+}
+
+// TestRunRefusesOldSchema: run does not start on a database whose schema is
+// behind unless told to migrate; migrate brings it up to date.
+func TestRunRefusesOldSchema(t *testing.T) {
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			cfg := s.cfg(t, t.TempDir())
+			cfg.DB.Migrate = false
+			if s.name == "embedded" {
+				// The embedded default creates a brand-new file's schema by
+				// itself; an explicitly configured file is the user's to migrate.
+				cfg.DB.URL = config.Secret("sqlite:" + filepath.Join(cfg.DataDir, "explicit.db"))
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			err := app.Run(ctx, cfg, app.Options{})
+			if err == nil || !strings.Contains(err.Error(), "mashangban migrate") {
+				t.Fatalf("run on an unmigrated database: %v", err)
+			}
+			from, to, err := app.Migrate(ctx, cfg)
+			if err != nil || from != 0 || to < 2 {
+				t.Fatalf("migrate: %d -> %d, %v", from, to, err)
+			}
+			r := start(t, cfg, app.Options{})
+			waitHandled(t, r, examplePostIDs(t))
+		})
+	}
+}

@@ -10,38 +10,18 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mashangban/mashangban/rules"
 )
 
-// Pos is where something was written in a places file (1-based line and column).
-type Pos struct {
-	File string
-	Line int
-	Col  int
-}
-
-func (p Pos) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
-
-// Error is one problem in a places file or with a place.
-type Error struct {
-	Pos Pos
-	Msg string
-}
-
-func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
-
-// Errors is every problem found at once, in the order found.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	var b strings.Builder
-	for i, e := range es {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(e.Error())
-	}
-	return b.String()
-}
+// Pos, Error and Errors are the rule files' position and error types, so a
+// places file reports its problems exactly as the rule files do
+// (file:line:col: message, all at once).
+type (
+	Pos    = rules.Pos
+	Error  = rules.Error
+	Errors = rules.Errors
+)
 
 // Place is a road, residential compound (小区) or landmark from the
 // user-maintained places file, mapped to the divisions it lies in.

@@ -24,12 +24,12 @@ landmarks:
 		t.Fatal(err)
 	}
 	want := []Place{
-		{Name: "华山南路", Kind: KindRoad, In: []string{"花山区", "雨山区"}, Pos: Pos{"p.yaml", 2, 5},
-			InPos: []Pos{{"p.yaml", 3, 10}, {"p.yaml", 3, 15}}},
+		{Name: "华山南路", Kind: KindRoad, In: []string{"花山区", "雨山区"}, Pos: Pos{File: "p.yaml", Line: 2, Col: 5},
+			InPos: []Pos{{File: "p.yaml", Line: 3, Col: 10}, {File: "p.yaml", Line: 3, Col: 15}}},
 		{Name: "阳湖花园", Kind: KindCompound, Aliases: []string{"阳湖花园小区", "阳湖花苑"}, In: []string{"阳湖社区"},
-			Pos: Pos{"p.yaml", 5, 5}, InPos: []Pos{{"p.yaml", 7, 9}}},
-		{Name: "采石矶", Kind: KindLandmark, In: []string{"340504004"}, Pos: Pos{"p.yaml", 9, 5},
-			InPos: []Pos{{"p.yaml", 9, 21}}},
+			Pos: Pos{File: "p.yaml", Line: 5, Col: 5}, InPos: []Pos{{File: "p.yaml", Line: 7, Col: 9}}},
+		{Name: "采石矶", Kind: KindLandmark, In: []string{"340504004"}, Pos: Pos{File: "p.yaml", Line: 9, Col: 5},
+			InPos: []Pos{{File: "p.yaml", Line: 9, Col: 21}}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d places, want %d: %+v", len(got), len(want), got)

@@ -120,7 +120,7 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	a.store = st
 	a.checks = append(a.checks, check{"store", st.Ping})
 
-	lg, err := openLog(ctx, cfg, a.logger)
+	lg, err := openLog(ctx, cfg, a.logger, reg)
 	if err != nil {
 		return err
 	}

@@ -79,9 +79,9 @@ func Migrate(ctx context.Context, cfg config.Config) (from, to int, err error) {
 
 // openLog opens the posts and decisions logs: Kafka when brokers are
 // configured, else the in-process log in the data directory.
-func openLog(ctx context.Context, cfg config.Config, logger *slog.Logger) (stream.Log, error) {
+func openLog(ctx context.Context, cfg config.Config, logger *slog.Logger, reg prometheus.Registerer) (stream.Log, error) {
 	if len(cfg.Kafka.Brokers) == 0 {
-		l, err := memlog.Open(filepath.Join(cfg.DataDir, "log"), memlog.Options{Logger: logger})
+		l, err := memlog.Open(filepath.Join(cfg.DataDir, "log"), memlog.Options{Logger: logger, Registerer: reg})
 		if err != nil {
 			return nil, fmt.Errorf("data_dir: in-process log: %w", err)
 		}
@@ -96,7 +96,8 @@ func openLog(ctx context.Context, cfg config.Config, logger *slog.Logger) (strea
 		Partitions:        cfg.Kafka.Partitions,
 		ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		Topics:            []string{stream.TopicPosts, stream.TopicDecisions},
-		Logger:            logger.With("component", "kafka"),
+		Logger:            logger,
+		Registerer:        reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kafka.brokers: %w", err)

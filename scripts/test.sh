@@ -40,7 +40,22 @@ fi
 export MSB_REQUIRE_POSTGRES=1
 export MSB_REQUIRE_KCAT=1
 
-go test -race -count=1 -timeout 15m ./...
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+go test -race -count=1 -timeout 15m -v ./... >"$log" 2>&1
+rc=$?
+set -e
+# The package lines, and everything a failing test printed (not the chatter
+# of passing tests).
+grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS|PASS$)' "$log" | grep -vE '^\s+--- SKIP' || true
+passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+if [ "$rc" -ne 0 ]; then
+	exit "$rc"
+fi
 
 # Every fuzz target, briefly: enough to catch a panic on garbage. Crashers are
 # written to testdata/fuzz and then run as regression cases by go test.
@@ -52,4 +67,5 @@ for pkg in $(go list ./...); do
 		go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >/dev/null
 	done
 done
-echo "all tests passed"
+echo "fuzz: every target ran for $FUZZTIME without a crash"
+echo "tests: $passed passed, $failed failed, $skipped skipped"

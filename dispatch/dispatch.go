@@ -319,10 +319,10 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 		return fmt.Errorf("dispatch: decision without post id: %w", ErrInvalid)
 	}
 	dec = withoutNUL(dec)
-	var outcome string
+	var outcome, caseNo string
 	var queued bool
 	err := d.st.DB.InTx(ctx, func(tx store.Tx) error {
-		outcome, queued = "", false
+		outcome, caseNo, queued = "", "", false
 		handled, err := d.st.PostHandled(ctx, tx, dec.Post.ID)
 		if err != nil {
 			return err
@@ -341,7 +341,7 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 			return d.toTriage(ctx, tx, dec, now)
 		}
 		res, err := d.place(ctx, tx, dec, now, store.ReplyAck, "system")
-		outcome, queued = res.outcome, true
+		outcome, caseNo, queued = res.outcome, res.caseNo, true
 		return err
 	})
 	if errors.Is(err, errHandled) {
@@ -356,7 +356,17 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 	if queued {
 		d.notifySender()
 	}
-	d.log.DebugContext(ctx, "decision handled", "post_id", dec.Post.ID, "outcome", outcome)
+	switch outcome {
+	case "case":
+		d.log.InfoContext(ctx, "case opened", "case_no", caseNo, "post_id", dec.Post.ID, "district", dec.DistrictKey(),
+			"lead", dec.Lead.ID, "category", dec.Category, "rule_set", dec.RuleSetVersion)
+	case "repeat":
+		d.log.InfoContext(ctx, "repeat merged", "case_no", caseNo, "post_id", dec.Post.ID)
+	case "triage":
+		d.log.InfoContext(ctx, "sent to triage", "post_id", dec.Post.ID, "reason", dec.TriageReason)
+	default:
+		d.log.DebugContext(ctx, "decision handled", "post_id", dec.Post.ID, "outcome", outcome)
+	}
 	return nil
 }
 

@@ -107,10 +107,9 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	logger = logger.With("component", "store")
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		db, err := openPostgres(ctx, url, logger)
+		db, err := openPostgres(ctx, url, logger.With("component", "store"))
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +120,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 			rest = rest[2:]
 		}
 		path, query, _ := strings.Cut(rest, "?")
-		db, err := openSQLite(ctx, path, query, logger)
+		db, err := openSQLite(ctx, path, query, logger.With("component", "store"))
 		if err != nil {
 			return nil, err
 		}

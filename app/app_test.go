@@ -552,3 +552,74 @@ func TestRunRefusesOldSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestBadInputNeverStopsTheDaemon feeds a replay file with lines that are
+// not posts, invalid UTF-8, an empty post, a huge post, HTML and emoji: every
+// line ends up as a case, a triage item or a dead letter with its reason,
+// and the daemon keeps serving.
+func TestBadInputNeverStopsTheDaemon(t *testing.T) {
+	dataDir := t.TempDir()
+	lines := []string{
+		`{"id":"ok-1","text":"花山区湖东路路灯不亮好几天了"}`,
+		`this is not json`,
+		`{"id":"bad-utf8","text":"` + "\xff\xfe" + `路灯坏了"}`,
+		`{"id":"empty","text":""}`,
+		`{"id":"huge","text":"` + strings.Repeat("雨山区阳湖社区楼道窗户脱落", 20000) + `"}`,
+		`{"id":"html","text":"<p>东方城小区门口<b>没有路灯</b></p><script>alert(1)</script>😡😡"}`,
+		`{"id":"emoji","text":"😡😡😡👍"}`,
+		`{"id": 12, "text": ["wrong", "types"]}`,
+		`{"id":"ok-2","text":"当涂县姑孰镇护城河边有人往河里倒生活垃圾"}`,
+	}
+	file := filepath.Join(dataDir, "bad.jsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := setups[0].cfg(t, dataDir)
+	cfg.Sources = []config.Source{{Name: "bad", Type: config.SourceReplay, File: file, Interval: config.Duration(50 * time.Millisecond)}}
+	r := start(t, cfg, app.Options{})
+	got := waitHandled(t, r, []string{"replay:ok-1", "replay:ok-2", "replay:bad-utf8", "replay:huge", "replay:html", "replay:emoji"})
+	for id, o := range got {
+		if len(o) != 1 {
+			t.Errorf("%s handled %d times", id, len(o))
+		}
+	}
+	if o := got["replay:ok-1"]; len(o) != 1 || o[0].triage {
+		t.Errorf("a good post was not routed: %+v", o)
+	}
+	// The lines that are not posts are dead letters, each with its reason.
+	var deadDeadline = time.Now().Add(30 * time.Second)
+	for {
+		dl, err := r.app.Store().ListDeadLetters(context.Background(), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := map[string]string{}
+		for _, d := range dl {
+			keys[d.Key] = d.Reason
+			if d.Reason == "" || len(d.Raw) == 0 {
+				t.Errorf("dead letter without reason or body: %+v", d)
+			}
+		}
+		want := []string{"line:2", "line:4", "line:8", "replay:huge"}
+		all := true
+		for _, k := range want {
+			if _, ok := keys[k]; !ok {
+				all = false
+			}
+		}
+		if all {
+			if len(keys) != len(want) {
+				t.Errorf("dead letters %v, want exactly %v", keys, want)
+			}
+			break
+		}
+		if time.Now().After(deadDeadline) {
+			t.Fatalf("dead letters %v, want %v\n%s", keys, want, r.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	httpGet(t, "http://"+r.app.Addr()+"/healthz", 200)
+	if m := httpGet(t, "http://"+r.app.Addr()+"/metrics", 200); !strings.Contains(m, `mashangban_ingest_dead_letters_total{source="bad"}`) {
+		t.Errorf("dead letters not counted in /metrics")
+	}
+}

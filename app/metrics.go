@@ -9,10 +9,9 @@ import (
 // label stays bounded.
 const (
 	catDecode     = "decode"     // a message on a log that is not what it should be
-	catStore      = "store"      // the database failed
 	catLog        = "log"        // the posts or decisions log failed
 	catDispatch   = "dispatch"   // the dispatcher failed on a decision
-	catPlatform   = "platform"   // a platform API failed
+	catOversize   = "oversize"   // a post cut to fit the log
 	catDeadLetter = "deadletter" // recording a dead letter failed
 )
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -82,12 +83,10 @@ func (a *App) deadLetter(ctx context.Context, stage, key, reason string, raw []b
 	return nil
 }
 
-// decodeStrict decodes JSON and rejects invalid UTF-8, which encoding/json
-// would otherwise replace silently.
+// decodeStrict decodes a message from a log. Invalid UTF-8 inside strings
+// becomes U+FFFD (publishers already clean the text they write; a message
+// from another producer is read as well as it can be, not thrown away).
 func decodeStrict(b []byte, v any) error {
-	if !utf8.Valid(b) {
-		return errors.New("invalid UTF-8")
-	}
 	return json.Unmarshal(b, v)
 }
 
@@ -97,9 +96,9 @@ type postPublisher struct{ a *App }
 func (p postPublisher) PublishPosts(ctx context.Context, posts []model.Post) error {
 	msgs := make([]stream.Message, 0, len(posts))
 	for _, post := range posts {
-		b, err := json.Marshal(post)
+		b, err := p.encode(ctx, post)
 		if err != nil {
-			return fmt.Errorf("encode post %s: %w", post.ID, err)
+			return err
 		}
 		msgs = append(msgs, stream.Message{Key: []byte(post.ID), Value: b})
 	}
@@ -109,6 +108,61 @@ func (p postPublisher) PublishPosts(ctx context.Context, posts []model.Post) err
 	}
 	p.a.postsPublished.Add(int64(len(msgs)))
 	return nil
+}
+
+// Limits that keep one post from blocking its source: the log refuses
+// messages over a megabyte, and a citizen's report is never that long.
+const (
+	maxPostRunes   = 10000
+	maxPostMessage = 900 << 10
+)
+
+// encode turns a post into its log message. A post over maxPostRunes
+// characters is cut to that length, and the whole post is kept as a dead
+// letter (stage "ingest", reason "truncated"), so nothing is lost and the
+// post still becomes a case; a message still too large drops the platform's
+// raw body, which the dead letter keeps too.
+func (p postPublisher) encode(ctx context.Context, post model.Post) ([]byte, error) {
+	if !utf8.ValidString(post.Text) || !utf8.ValidString(post.Author.Name) || (len(post.Raw) > 0 && !utf8.Valid(post.Raw)) {
+		// The platform sent bytes that are not UTF-8: keep what can be read
+		// and mark the rest, so the post still reaches a person.
+		p.a.logger.Warn("post has invalid UTF-8; replaced with U+FFFD", "post_id", post.ID)
+		p.a.metrics.errors.WithLabelValues("ingest", catDecode).Inc()
+		post.Text = strings.ToValidUTF8(post.Text, "\uFFFD")
+		post.Author.Name = strings.ToValidUTF8(post.Author.Name, "\uFFFD")
+		if len(post.Raw) > 0 && !utf8.Valid(post.Raw) {
+			post.Raw = json.RawMessage(strings.ToValidUTF8(string(post.Raw), "\uFFFD"))
+		}
+	}
+	b, err := json.Marshal(post)
+	if err != nil && len(post.Raw) > 0 {
+		// A raw body that is not JSON cannot ride along; the post can.
+		p.a.logger.Warn("post's raw body is not JSON; dropped from the log message", "post_id", post.ID, "error", err)
+		post.Raw = nil
+		b, err = json.Marshal(post)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encode post %s: %w", post.ID, err)
+	}
+	n := utf8.RuneCountInString(post.Text)
+	if n <= maxPostRunes && len(b) <= maxPostMessage {
+		return b, nil
+	}
+	reason := fmt.Sprintf("post too large for the log (%d characters, %d bytes): cut to %d characters without its raw body; the whole post is this record", n, len(b), maxPostRunes)
+	if err := p.a.store.AddDeadLetter(ctx, store.DeadLetter{Stage: "ingest", Source: post.Source, Key: post.ID, Reason: reason, Raw: b}); err != nil {
+		p.a.metrics.errors.WithLabelValues("ingest", catDeadLetter).Inc()
+		return nil, fmt.Errorf("record the whole of oversized post %s: %w", post.ID, err)
+	}
+	p.a.metrics.errors.WithLabelValues("ingest", catOversize).Inc()
+	p.a.logger.Warn("post cut to fit the log", "post_id", post.ID, "characters", n, "bytes", len(b))
+	if n > maxPostRunes {
+		post.Text = string([]rune(post.Text)[:maxPostRunes]) + "…"
+	}
+	post.Raw = nil
+	if b, err = json.Marshal(post); err != nil {
+		return nil, fmt.Errorf("encode post %s: %w", post.ID, err)
+	}
+	return b, nil
 }
 
 // cursorStore adapts the store's cursors to the poller.

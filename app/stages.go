@@ -31,6 +31,12 @@ func (a *App) handlePost(ctx context.Context, m stream.Message) error {
 	a.metrics.postsIn.Inc()
 	dec := a.rules.Classify(ctx, p)
 	b, err := json.Marshal(dec)
+	if err == nil && len(b) > maxPostMessage {
+		// The post's raw body stays on the posts log; the decision must fit
+		// the decisions log.
+		dec.Post.Raw = nil
+		b, err = json.Marshal(dec)
+	}
 	if err != nil {
 		return fmt.Errorf("encode decision for %s: %w", p.ID, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mashangban/mashangban/dispatch"
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/model"
 	"github.com/mashangban/mashangban/store"
@@ -71,6 +72,10 @@ func (a *App) handleDecision(ctx context.Context, m stream.Message) error {
 	}
 	if err := a.disp.Handle(ctx, d); err != nil {
 		a.metrics.errors.WithLabelValues("dispatch", catDispatch).Inc()
+		if errors.Is(err, dispatch.ErrInvalid) {
+			// It would fail the same way forever: record it and go on.
+			return a.deadLetter(ctx, "dispatch", d.Post.ID, err.Error(), m.Value)
+		}
 		return fmt.Errorf("dispatch %s: %w", d.Post.ID, err)
 	}
 	a.metrics.cases.WithLabelValues("committed").Inc()

@@ -619,6 +619,9 @@ func TestBadInputNeverStopsTheDaemon(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	httpGet(t, "http://"+r.app.Addr()+"/healthz", 200)
+	if dl := httpGet(t, "http://"+r.app.Addr()+"/deadletters", 200); !strings.Contains(dl, "empty text") || !strings.Contains(dl, "this is not json") {
+		t.Errorf("/deadletters does not show the reasons and raw lines: %s", dl)
+	}
 	if m := httpGet(t, "http://"+r.app.Addr()+"/metrics", 200); !strings.Contains(m, `mashangban_ingest_dead_letters_total{source="bad"}`) {
 		t.Errorf("dead letters not counted in /metrics")
 	}

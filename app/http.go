@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,7 @@ func (a *App) handler(reg *prometheus.Registry) http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("POST /-/reload", a.reloadHTTP)
 	mux.HandleFunc("GET /cases", a.listCases)
+	mux.HandleFunc("GET /deadletters", a.listDeadLetters)
 	if a.api != nil {
 		mux.Handle("/api/", a.api)
 	}
@@ -86,6 +88,40 @@ func (a *App) listCases(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, cases)
+}
+
+// listDeadLetters is a local, read-only view of what could not be turned
+// into a post, a decision or a case, with the reason and the raw body.
+func (a *App) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a number from 1 to 1000"})
+			return
+		}
+		limit = n
+	}
+	dl, err := a.store.ListDeadLetters(r.Context(), limit)
+	if err != nil {
+		a.logger.Error("list dead letters", "error", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read dead letters"})
+		return
+	}
+	type entry struct {
+		ID        int64     `json:"id"`
+		Stage     string    `json:"stage"`
+		Source    string    `json:"source,omitempty"`
+		Key       string    `json:"key,omitempty"`
+		Reason    string    `json:"reason"`
+		Raw       string    `json:"raw"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	out := make([]entry, 0, len(dl))
+	for _, d := range dl {
+		out = append(out, entry{d.ID, d.Stage, d.Source, d.Key, d.Reason, strings.ToValidUTF8(string(d.Raw), "\uFFFD"), d.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -32,40 +32,20 @@ func parseSQLiteTime(s string) (time.Time, error) {
 // sqliteArgs converts arguments into what the SQLite schema stores: times as
 // sortable text, JSON as text (not a BLOB, so it compares as text).
 func sqliteArgs(args []any) []any {
-	out := args
-	copied := false
-	set := func(i int, v any) {
-		if !copied {
-			out = append([]any(nil), args...)
-			copied = true
-		}
-		out[i] = v
-	}
-	for i, a := range args {
-		switch v := a.(type) {
-		case time.Time:
-			set(i, formatSQLiteTime(v))
-		case *time.Time:
-			if v == nil {
-				set(i, nil)
-			} else {
-				set(i, formatSQLiteTime(*v))
-			}
-		case json.RawMessage:
-			if v == nil {
-				set(i, nil)
-			} else {
-				set(i, string(v))
-			}
-		}
-	}
-	return out
+	return convertArgs(args, func(t time.Time) any { return formatSQLiteTime(t) })
 }
 
 // pgArgs normalises time arguments to UTC microseconds (so that a value
 // written and read back compares equal on both dialects) and passes JSON as
 // text, which is how both schemas store it.
 func pgArgs(args []any) []any {
+	return convertArgs(args, func(t time.Time) any { return normTime(t) })
+}
+
+// convertArgs returns args with times (and non-nil time pointers) passed
+// through conv and JSON as text; nil pointers and nil JSON become NULL. The
+// slice is copied only when something changes.
+func convertArgs(args []any, conv func(time.Time) any) []any {
 	out := args
 	copied := false
 	set := func(i int, v any) {
@@ -78,12 +58,12 @@ func pgArgs(args []any) []any {
 	for i, a := range args {
 		switch v := a.(type) {
 		case time.Time:
-			set(i, normTime(v))
+			set(i, conv(v))
 		case *time.Time:
 			if v == nil {
 				set(i, nil)
 			} else {
-				set(i, normTime(*v))
+				set(i, conv(*v))
 			}
 		case json.RawMessage:
 			if v == nil {

@@ -73,7 +73,12 @@ func kafkaCluster(t *testing.T) []string {
 	if err != nil {
 		t.Fatalf("start kfake: %v", err)
 	}
-	t.Cleanup(c.Close)
+	t.Cleanup(func() {
+		c.Close()
+		clusterMu.Lock()
+		delete(clusters, root)
+		clusterMu.Unlock()
+	})
 	clusters[root] = c.ListenAddrs()
 	return c.ListenAddrs()
 }
@@ -105,6 +110,9 @@ func postgresSchema(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		schemaMu.Lock()
+		delete(schemas, root)
+		schemaMu.Unlock()
 		conn, err := pgx.Connect(ctx, base)
 		if err == nil {
 			conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
@@ -326,8 +334,12 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 			if ready := httpGet(t, "http://"+r.app.Addr()+"/readyz", 200); !strings.Contains(ready, `"store": "ok"`) || !strings.Contains(ready, `"log": "ok"`) {
 				t.Errorf("/readyz = %s", ready)
 			}
-			if !strings.Contains(r.logs.String(), "reply") {
-				t.Errorf("no acknowledgement in the log:\n%s", r.logs)
+			// The acknowledgements are sent after the cases commit.
+			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(r.logs.String(), "reply sent"); {
+				if time.Now().After(deadline) {
+					t.Fatalf("no acknowledgement in the log:\n%s", r.logs)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 			results[s.name] = got
 		})

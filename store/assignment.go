@@ -42,7 +42,7 @@ const assignmentColumns = `a.id, a.case_id, c.case_no, a.department, a.role, a.s
 		       a.claim_by, a.reply_by, a.close_by, a.claimed_at, a.replied_at, a.resolved_at,
 		       a.transferred_to, a.transferred_from, a.created_at, a.updated_at`
 
-func scanAssignment(r interface{ Scan(...any) error }) (Assignment, error) {
+func scanAssignment(r scanner) (Assignment, error) {
 	var a Assignment
 	var role, state string
 	err := r.Scan(&a.ID, &a.CaseID, &a.CaseNo, &a.Department, &role, &state, &a.PolicyVersion,
@@ -121,17 +121,8 @@ func (s *Store) ListAssignments(ctx context.Context, q Querier, f AssignmentFilt
 	if err != nil {
 		return nil, fmt.Errorf("list assignments: %w", err)
 	}
-	var out []Assignment
-	for rows.Next() {
-		a, err := scanAssignment(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list assignments: %w", err)
-		}
-		out = append(out, a)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, scanAssignment)
+	if err != nil {
 		return nil, fmt.Errorf("list assignments: %w", err)
 	}
 	ids := make([]int64, len(out))

@@ -244,7 +244,7 @@ func (s *Store) TouchCase(ctx context.Context, q Querier, id int64, at time.Time
 const caseColumns = `id, case_no, status, districts, category, priority, lead, summary,
 		       first_post_id, rule_set_version, created_at, updated_at, resolved_at`
 
-func scanCase(r interface{ Scan(...any) error }) (model.Case, *time.Time, error) {
+func scanCase(r scanner) (model.Case, *time.Time, error) {
 	var (
 		c                       model.Case
 		status, priority, dists string
@@ -331,20 +331,16 @@ func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]model.Case, erro
 	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
-	var out []model.Case
-	index := map[int64]int{}
-	for rows.Next() {
-		c, _, err := scanCase(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list cases: %w", err)
-		}
-		index[c.ID] = len(out)
-		out = append(out, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, func(r scanner) (model.Case, error) {
+		c, _, err := scanCase(r)
+		return c, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
+	}
+	index := make(map[int64]int, len(out))
+	for i, c := range out {
+		index[c.ID] = i
 	}
 	if len(out) == 0 {
 		return out, nil

@@ -84,7 +84,7 @@ func (s *Store) Enqueue(ctx context.Context, q Querier, it OutboxItem) (inserted
 const outboxColumns = `id, post_id, kind, seq, channel, native_id, author_id, case_no, text, fields,
 		       state, attempts, next_attempt_at, last_error, remote_id, created_at, sent_at`
 
-func scanOutbox(r interface{ Scan(...any) error }) (OutboxItem, error) {
+func scanOutbox(r scanner) (OutboxItem, error) {
 	var it OutboxItem
 	var fields string
 	if err := r.Scan(&it.ID, &it.PostID, &it.Kind, &it.Seq, &it.Channel, &it.NativeID, &it.AuthorID,
@@ -106,16 +106,8 @@ func (s *Store) listOutbox(ctx context.Context, sql string, args ...any) ([]Outb
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
-	defer rows.Close()
-	var out []OutboxItem
-	for rows.Next() {
-		it, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list outbox: %w", err)
-		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, scanOutbox)
+	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", err)
 	}
 	return out, nil

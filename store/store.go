@@ -161,3 +161,28 @@ func IsUniqueViolation(err error) bool {
 	}
 	return false
 }
+
+// scanner is what a row-scanning function reads from: a Row or the current
+// row of Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// collectRows reads every row of rows with scan, closes rows (before the
+// caller's next query: SQLite's single writer connection must be free) and
+// checks rows.Err.
+func collectRows[T any](rows Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

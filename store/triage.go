@@ -50,7 +50,7 @@ func (s *Store) InsertTriage(ctx context.Context, q Querier, it TriageItem) (ins
 
 const triageColumns = `post_id, decision, reason, district, state, case_id, routed_by, routed_why, created_at, routed_at`
 
-func scanTriage(r interface{ Scan(...any) error }) (TriageItem, error) {
+func scanTriage(r scanner) (TriageItem, error) {
 	var it TriageItem
 	var dec string
 	if err := r.Scan(&it.PostID, &dec, &it.Reason, &it.District, &it.State, &it.CaseID,
@@ -93,16 +93,8 @@ func (s *Store) ListTriage(ctx context.Context, state string, limit int) ([]Tria
 	if err != nil {
 		return nil, fmt.Errorf("list triage: %w", err)
 	}
-	defer rows.Close()
-	var out []TriageItem
-	for rows.Next() {
-		it, err := scanTriage(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list triage: %w", err)
-		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, scanTriage)
+	if err != nil {
 		return nil, fmt.Errorf("list triage: %w", err)
 	}
 	return out, nil

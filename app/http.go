@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mashangban/mashangban/model"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -86,6 +88,9 @@ func (a *App) listCases(w http.ResponseWriter, r *http.Request) {
 		a.logger.Error("list cases", "error", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read cases"})
 		return
+	}
+	if cases == nil {
+		cases = []model.Case{} // an empty list, not null
 	}
 	writeJSON(w, http.StatusOK, cases)
 }

@@ -57,7 +57,7 @@ type LabelScore struct {
 	Prob  float64
 }
 
-// Predictor is the learned fallback; *model.Model from classify/model is
+// Predictor is the learned fallback; *model.Model from classify/linear is
 // adapted to it by ModelPredictor.
 type Predictor interface {
 	Predict(tokens []string, text string) Prediction
@@ -319,8 +319,7 @@ func (e *Engine) fallback(d *model.Decision) {
 // district's unit assisting; over no district it cannot be resolved.
 func (e *Engine) assignTargets(d *model.Decision, lead target, assists []target, codes []string) {
 	t := e.tree
-	var leads []model.Department
-	leads = t.resolveTarget(lead, codes)
+	leads := t.resolveTarget(lead, codes)
 	var extra []model.Department
 	switch {
 	case len(leads) == 1:

@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"os"
 
-	clmodel "github.com/mashangban/mashangban/classify/model"
+	linear "github.com/mashangban/mashangban/classify/linear"
 )
 
-// ModelPredictor adapts a trained model from classify/model to Predictor.
-func ModelPredictor(m *clmodel.Model) Predictor { return modelPredictor{m} }
+// ModelPredictor adapts a trained model from classify/linear to Predictor.
+func ModelPredictor(m *linear.Model) Predictor { return modelPredictor{m} }
 
-type modelPredictor struct{ m *clmodel.Model }
+type modelPredictor struct{ m *linear.Model }
 
 func (p modelPredictor) Version() string { return p.m.Version() }
 
@@ -30,7 +30,7 @@ func LoadModel(path string) (Predictor, error) {
 		return nil, fmt.Errorf("open model: %w", err)
 	}
 	defer f.Close()
-	m, err := clmodel.Load(f)
+	m, err := linear.Load(f)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}

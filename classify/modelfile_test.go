@@ -7,32 +7,32 @@ import (
 	"strings"
 	"testing"
 
-	clmodel "github.com/mashangban/mashangban/classify/model"
+	linear "github.com/mashangban/mashangban/classify/linear"
 	"github.com/mashangban/mashangban/model"
 )
 
-// TestModelFile trains a small model with classify/model, names it in a
+// TestModelFile trains a small model with classify/linear, names it in a
 // rule set and checks that the engine loads it and uses it for posts no
 // route matches, with the label mapping of the rules.
 func TestModelFile(t *testing.T) {
 	dir := t.TempDir()
-	var examples []clmodel.Example
+	var examples []linear.Example
 	for _, s := range []struct{ label, text string }{
 		{"城乡建设", "垃圾没人清运 垃圾桶满了 建筑垃圾乱倒 垃圾堆在路边"},
 		{"环境保护", "工厂排放废气 河水发黑发臭 粉尘污染严重 油烟直排"},
 	} {
 		ws := strings.Fields(s.text)
 		for i := range 30 {
-			examples = append(examples, clmodel.Example{Text: "市民反映" + ws[i%len(ws)] + "，而且" + ws[(i+1)%len(ws)] + "，希望处理", Label: s.label})
+			examples = append(examples, linear.Example{Text: "市民反映" + ws[i%len(ws)] + "，而且" + ws[(i+1)%len(ws)] + "，希望处理", Label: s.label})
 		}
 	}
 	seg, err := testSeg(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := clmodel.DefaultTrainOptions()
+	opts := linear.DefaultTrainOptions()
 	opts.Segmenter = seg
-	m, err := clmodel.Train(examples, opts)
+	m, err := linear.Train(examples, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,11 +229,7 @@ func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Regi
 		opts.PolicyVersion = "seed-2026"
 	}
 	if opts.Location == nil {
-		loc, err := time.LoadLocation("Asia/Shanghai")
-		if err != nil {
-			loc = time.FixedZone("CST", 8*3600) // China has no daylight saving
-		}
-		opts.Location = loc
+		opts.Location = model.Shanghai
 	}
 	if opts.ReminderLead == 0 {
 		opts.ReminderLead = 4 * time.Hour

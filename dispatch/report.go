@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mashangban/mashangban/model"
 	"github.com/mashangban/mashangban/store"
 )
 
@@ -51,21 +52,12 @@ type ReportRow struct {
 // Cards is the number of cards of all colours.
 func (r ReportRow) Cards() int { return r.Yellow + r.Orange + r.Red }
 
-// WeeklyReport builds the report for the week starting on weekStart's date
-// (Asia/Shanghai), as of now.
-func WeeklyReport(ctx context.Context, st *store.Store, weekStart time.Time) (Report, error) {
-	return BuildReport(ctx, st, weekStart, time.Now(), nil, nil)
-}
-
 // BuildReport builds the report for the 7 days starting on weekStart's
 // calendar date, midnight in loc (nil: Asia/Shanghai), reading states at asOf; names maps department
 // IDs to names.
 func BuildReport(ctx context.Context, st *store.Store, weekStart, asOf time.Time, loc *time.Location, names map[string]string) (Report, error) {
 	if loc == nil {
-		var err error
-		if loc, err = time.LoadLocation("Asia/Shanghai"); err != nil {
-			loc = time.FixedZone("CST", 8*3600)
-		}
+		loc = model.Shanghai
 	}
 	// The calendar date of weekStart as written (a parsed "2026-11-23" is
 	// that date whatever its zone) names the first local day.

@@ -31,18 +31,6 @@ type Source struct {
 	Data []byte
 }
 
-// Option changes how rules are loaded.
-type Option func(*options)
-
-type options struct {
-	districts []District
-}
-
-// WithDistricts sets the districts rules may name (default MaanshanDistricts).
-func WithDistricts(ds []District) Option {
-	return func(o *options) { o.districts = ds }
-}
-
 // IsRuleFile says whether a directory entry name is a rule file: *.yaml or
 // *.yml, not hidden, not a test file. The places file is excluded later.
 func IsRuleFile(name string) bool {
@@ -58,7 +46,7 @@ func IsRuleFile(name string) bool {
 
 // Load reads the rule directory dir. The returned error, if any, is an
 // Errors listing every problem, or an I/O error.
-func Load(dir string, opts ...Option) (*RuleSet, error) {
+func Load(dir string) (*RuleSet, error) {
 	paths, err := RuleFiles(dir)
 	if err != nil {
 		return nil, err
@@ -66,7 +54,7 @@ func Load(dir string, opts ...Option) (*RuleSet, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("rule directory %q: no rule files (*.yaml)", dir)
 	}
-	rs, err := LoadFiles(paths, opts...)
+	rs, err := LoadFiles(paths)
 	if rs != nil {
 		rs.Dir = dir
 	}
@@ -105,7 +93,7 @@ func RuleFiles(dir string) ([]string, error) {
 
 // LoadFiles loads the given files in the given order. A path that is a
 // directory stands for its rule files.
-func LoadFiles(paths []string, opts ...Option) (*RuleSet, error) {
+func LoadFiles(paths []string) (*RuleSet, error) {
 	var srcs []Source
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -126,18 +114,14 @@ func LoadFiles(paths []string, opts ...Option) (*RuleSet, error) {
 			srcs = append(srcs, Source{Name: n, Data: b})
 		}
 	}
-	return LoadSources(srcs, opts...)
+	return LoadSources(srcs)
 }
 
 // LoadSources loads rule files given as bytes, in the given order. A places
 // file named by a rule file is read from disk, relative to that rule file.
-func LoadSources(srcs []Source, opts ...Option) (*RuleSet, error) {
-	o := options{districts: MaanshanDistricts}
-	for _, f := range opts {
-		f(&o)
-	}
-	l := &loader{opts: o, rs: &RuleSet{
-		Districts: o.districts,
+func LoadSources(srcs []Source) (*RuleSet, error) {
+	l := &loader{rs: &RuleSet{
+		Districts: MaanshanDistricts,
 		Triage:    Triage{Threshold: DefaultTriageThreshold, UnknownDistrict: true},
 	}}
 
@@ -300,7 +284,6 @@ func yamlError(file string, err error) *Error {
 // loader accumulates the sections of every file, then validates
 // cross-references once all are known.
 type loader struct {
-	opts options
 	rs   *RuleSet
 	d    *decoder
 	errs Errors
@@ -311,7 +294,6 @@ type loader struct {
 	ackGiven    []string // channels (and "default") with a template, valid or not
 	fallbackSet bool
 	coordPos    Pos
-	catLeadPos  map[string]Pos
 	// positions of references, checked in validate
 	refs []ref
 }
@@ -438,7 +420,7 @@ func (l *loader) department(n *yaml.Node) {
 	}
 	if f, ok := m["district"]; ok {
 		r := d.str(f.val, "department district")
-		if dist, ok := DistrictByRef(l.opts.districts, r); ok {
+		if dist, ok := DistrictByRef(MaanshanDistricts, r); ok {
 			dep.District = dist.Code
 		} else if r != "" {
 			d.errf(f.val, "department %q: undefined district %q", dep.ID, r)
@@ -504,7 +486,7 @@ func (l *loader) route(n *yaml.Node) {
 	if f, ok := m["districts"]; ok {
 		for _, c := range d.seq(f.val, what+": districts") {
 			s := d.nonEmpty(c, what+": district")
-			if dist, ok := DistrictByRef(l.opts.districts, s); ok {
+			if dist, ok := DistrictByRef(MaanshanDistricts, s); ok {
 				r.Districts = append(r.Districts, dist.Code)
 			} else if s != "" {
 				d.errf(c, "%s: undefined district %q", what, s)

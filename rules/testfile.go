@@ -64,21 +64,17 @@ type Expect struct {
 }
 
 // LoadTestFile reads and checks a rule test file (strictly, like rule files).
-func LoadTestFile(path string, opts ...Option) (*TestFile, error) {
+func LoadTestFile(path string) (*TestFile, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read test file: %w", err)
 	}
-	return ParseTestFile(path, b, opts...)
+	return ParseTestFile(path, b)
 }
 
 // ParseTestFile parses test-file content; path names it in errors and
 // anchors relative rule_files.
-func ParseTestFile(path string, data []byte, opts ...Option) (*TestFile, error) {
-	o := options{districts: MaanshanDistricts}
-	for _, f := range opts {
-		f(&o)
-	}
+func ParseTestFile(path string, data []byte) (*TestFile, error) {
 	d := &decoder{file: path}
 	root := d.parse(data)
 	tf := &TestFile{Path: path}
@@ -93,7 +89,7 @@ func ParseTestFile(path string, data []byte, opts ...Option) (*TestFile, error) 
 		}
 		if f, ok := m["tests"]; ok {
 			for _, n := range d.seq(f.val, "tests") {
-				if tc, ok := testCase(d, n, o.districts); ok {
+				if tc, ok := testCase(d, n, MaanshanDistricts); ok {
 					tf.Tests = append(tf.Tests, tc)
 				}
 			}

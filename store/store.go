@@ -116,9 +116,7 @@ func Open(ctx context.Context, url string, logger *slog.Logger) (*Store, error) 
 		return New(db, logger), nil
 	case strings.HasPrefix(url, "sqlite:"), strings.HasPrefix(url, "file:"):
 		rest := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:")
-		if strings.HasPrefix(rest, "//") {
-			rest = rest[2:]
-		}
+		rest = strings.TrimPrefix(rest, "//")
 		path, query, _ := strings.Cut(rest, "?")
 		db, err := openSQLite(ctx, path, query, logger.With("component", "store"))
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mashangban/mashangban/classify"
-	clmodel "github.com/mashangban/mashangban/classify/model"
+	linear "github.com/mashangban/mashangban/classify/linear"
 	"github.com/mashangban/mashangban/model"
 )
 
@@ -43,7 +43,7 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mashangban eval: %v\n", err)
 		return 1
 	}
-	examples, err := clmodel.ReadLabelled(f, *label)
+	examples, err := linear.ReadLabelled(f, *label)
 	f.Close()
 	if err != nil {
 		fmt.Fprintf(stderr, "mashangban eval: %s: %v\n", fs.Arg(0), err)
@@ -100,8 +100,8 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	elapsed := time.Since(start)
-	m := clmodel.Evaluate(gold, pred)
-	ms := clmodel.Evaluate(gold, suggest)
+	m := linear.Evaluate(gold, pred)
+	ms := linear.Evaluate(gold, suggest)
 	if *asJSON {
 		out := map[string]any{"file": fs.Arg(0), "rule_set_version": tree.Version, "decided_by_route": byRoute,
 			"route_correct": routeRight, "decided_by_model": byModel, "model_correct": modelRight, "fallback": byFallback,

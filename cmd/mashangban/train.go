@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/mashangban/mashangban/classify/gazetteer"
-	clmodel "github.com/mashangban/mashangban/classify/model"
+	linear "github.com/mashangban/mashangban/classify/linear"
 	"github.com/mashangban/mashangban/classify/segment"
 )
 
@@ -25,7 +25,7 @@ const trainUsage = "usage: mashangban train [--label category|department] [--out
 func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mashangban train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	def := clmodel.DefaultTrainOptions()
+	def := linear.DefaultTrainOptions()
 	label := fs.String("label", "category", "label field of the JSON Lines: category or department")
 	out := fs.String("out", "model.msbm", "model file to write")
 	folds := fs.Int("cv", 0, "also report K-fold cross-validation on the input (0: none); the model written is trained on all of it")
@@ -57,10 +57,10 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	opts := def
-	opts.Loss, opts.C, opts.Seed, opts.Balanced, opts.Calibrate = clmodel.Loss(*loss), *c, *seed, *balanced, *calibrate
+	opts.Loss, opts.C, opts.Seed, opts.Balanced, opts.Calibrate = linear.Loss(*loss), *c, *seed, *balanced, *calibrate
 	opts.Features.MinDF, opts.Features.CharMax, opts.Features.Words, opts.Features.WordBigrams = *minDF, *charMax, *words, *bigrams
 
-	var examples []clmodel.Example
+	var examples []linear.Example
 	for _, name := range fs.Args() {
 		exs, err := readLabelledFile(name, *label)
 		if err != nil {
@@ -78,10 +78,10 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	tok := clmodel.Tokenize(seg, examples)
+	tok := linear.Tokenize(seg, examples)
 	fmt.Fprintf(stdout, "segmenter ready and messages cut in %v\n", time.Since(start).Round(time.Millisecond))
 
-	report := func(title string, m clmodel.Metrics) {
+	report := func(title string, m linear.Metrics) {
 		fmt.Fprintf(stdout, "\n%s: %d messages, accuracy %.4f, macro-F1 %.4f\n", title, m.N, m.Accuracy, m.MacroF1)
 		if !*quiet {
 			m.WriteText(stdout)
@@ -89,7 +89,7 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *folds > 0 {
 		start := time.Now()
-		m, err := clmodel.CrossValidate(tok, opts, *folds)
+		m, err := linear.CrossValidate(tok, opts, *folds)
 		if err != nil {
 			return fail(err)
 		}
@@ -99,14 +99,14 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	trainSet := tok
-	var held []clmodel.TokenizedExample
+	var held []linear.TokenizedExample
 	if *holdout > 0 {
-		if trainSet, held, err = clmodel.SplitHoldout(tok, *holdout, *seed); err != nil {
+		if trainSet, held, err = linear.SplitHoldout(tok, *holdout, *seed); err != nil {
 			return fail(err)
 		}
 	}
 	start = time.Now()
-	m, err := clmodel.TrainTokenized(trainSet, opts)
+	m, err := linear.TrainTokenized(trainSet, opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -119,7 +119,7 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err != nil {
 			return fail(err)
 		}
-		report(*evalFile, measure(m, clmodel.Tokenize(seg, exs)))
+		report(*evalFile, measure(m, linear.Tokenize(seg, exs)))
 	}
 	size, err := writeModel(*out, m)
 	if err != nil {
@@ -140,31 +140,31 @@ func newTrainSegmenter() (*segment.Segmenter, error) {
 	return segment.New(gz.Words())
 }
 
-func readLabelledFile(name, label string) ([]clmodel.Example, error) {
+func readLabelledFile(name, label string) ([]linear.Example, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	exs, err := clmodel.ReadLabelled(f, label)
+	exs, err := linear.ReadLabelled(f, label)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return exs, nil
 }
 
-func measure(m *clmodel.Model, exs []clmodel.TokenizedExample) clmodel.Metrics {
+func measure(m *linear.Model, exs []linear.TokenizedExample) linear.Metrics {
 	gold := make([]string, len(exs))
 	pred := make([]string, len(exs))
 	for i, ex := range exs {
 		gold[i], pred[i] = ex.Label, m.Predict(ex.Tokens, ex.Text).Label
 	}
-	return clmodel.Evaluate(gold, pred)
+	return linear.Evaluate(gold, pred)
 }
 
 // writeModel writes the file next to its destination and renames it into
 // place, so that a daemon watching the path never reads half a model.
-func writeModel(path string, m *clmodel.Model) (int64, error) {
+func writeModel(path string, m *linear.Model) (int64, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return 0, fmt.Errorf("write model: %w", err)

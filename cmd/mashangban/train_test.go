@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	clmodel "github.com/mashangban/mashangban/classify/model"
+	linear "github.com/mashangban/mashangban/classify/linear"
 )
 
 // writeLabelled writes n messages per subject as JSON Lines, with a title
@@ -109,7 +109,7 @@ func TestTrainCommand(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			m, err := clmodel.Load(f)
+			m, err := linear.Load(f)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -83,7 +83,7 @@ func New(opts Options) (*Source, error) {
 		opts.MaxLine = DefaultMaxLine
 	}
 	if opts.Location == nil {
-		opts.Location = shanghai()
+		opts.Location = model.Shanghai
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -93,13 +93,6 @@ func New(opts Options) (*Source, error) {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	return &Source{opts: opts, query: "file:" + abs}, nil
-}
-
-func shanghai() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*3600)
 }
 
 // Name implements ingest.Source.

@@ -9,18 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mashangban/mashangban/model"
 	"golang.org/x/net/html"
 )
 
 // Shanghai is the zone of every Weibo date without an explicit offset
-// ("昨天 18:12", "12-16"). It falls back to a fixed +08:00 zone on hosts
-// without a time zone database.
-var Shanghai = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	return time.FixedZone("CST", 8*3600)
-}()
+// ("昨天 18:12", "12-16").
+var Shanghai = model.Shanghai
 
 // PlainText turns the HTML of an m.weibo.cn post into plain text: <br> becomes
 // a newline, emoji images become their alt text ("[微笑]"), hashtags and

@@ -1,4 +1,4 @@
-// Package model is mashangban's learned fallback: a linear text classifier
+// Package linear is mashangban's learned fallback: a linear text classifier
 // over gse words and character n-grams, trained from labelled history
 // (JSON Lines of messages with a category or department), saved as a
 // versioned file, and asked for a label with a confidence when no routing
@@ -7,7 +7,7 @@
 //
 // It is not for routing: turning a label into departments and deciding
 // whether the confidence is enough is classify's job.
-package model
+package linear
 
 import (
 	"errors"

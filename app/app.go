@@ -57,16 +57,22 @@ type Options struct {
 type App struct {
 	cfg     config.Config
 	logger  *slog.Logger
-	metrics *metrics
+	reg     *prometheus.Registry
+	closers []func()
 
-	store   *store.Store
-	log     stream.Log
-	rules   *classify.Manager
-	disp    *dispatch.Dispatcher
-	api     http.Handler
-	pollers []*ingest.Poller
-	checks  []check
-	addr    string
+	store    *store.Store
+	log      stream.Log
+	rules    *classify.Manager
+	classify *classify.Stage
+	disp     *dispatch.Dispatcher
+	dispatch *dispatch.Stage
+	repliers map[model.Channel]ingest.Replier
+	api      http.Handler
+	pollers  []*ingest.Poller
+	checks   []check
+	ln       net.Listener
+	srv      *http.Server
+	addr     string
 
 	// published and consumed count the posts and decisions this process put
 	// on and took off the logs, for the drain at shutdown.
@@ -80,146 +86,166 @@ func (a *App) Addr() string { return a.addr }
 // Store is the app's store (tests read cases through it).
 func (a *App) Store() *store.Store { return a.store }
 
-// Run starts every configured stage and blocks until ctx is done, then shuts
+// Run builds every configured stage, runs them until ctx is done, then shuts
 // down in reverse order. Errors at start name the setting at fault.
-func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
+func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 5 * time.Second
 	}
+	a, err := build(ctx, cfg, opts)
+	defer a.close()
+	if err != nil {
+		return err
+	}
+	return a.run(ctx, opts)
+}
+
+// build opens and constructs every part the configured roles need, in
+// start order, without starting anything that consumes or polls. What it
+// opened is closed by close, also after an error.
+func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err error) {
 	reg := prometheus.NewRegistry()
-	a := &App{cfg: cfg, logger: opts.Logger, metrics: newMetrics(reg)}
+	registerProcessMetrics(reg)
+	a = &App{cfg: cfg, logger: opts.Logger, reg: reg}
 	a.logger.Info("starting mashangban", "config", cfg.Describe())
 
-	var closers []func()
-	defer func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}()
-
 	if err := cfg.CheckDataDir(); err != nil {
-		return err
+		return a, err
 	}
 	if cfg.Demo {
 		var stopDemo func()
-		cfg, stopDemo, err = startDemo(ctx, cfg, a.logger)
-		if err != nil {
-			return err
+		if a.cfg, stopDemo, err = startDemo(ctx, cfg, a.logger); err != nil {
+			return a, err
 		}
-		closers = append(closers, stopDemo)
-		a.cfg = cfg
+		a.closers = append(a.closers, stopDemo)
+		cfg = a.cfg
 	}
-	st, err := openStore(ctx, cfg, a.logger)
-	if err != nil {
-		return err
+	if a.store, err = openStore(ctx, cfg, a.logger); err != nil {
+		return a, err
 	}
-	closers = append(closers, func() { st.Close() })
-	a.store = st
-	a.checks = append(a.checks, check{"store", st.Ping})
+	a.closers = append(a.closers, func() { a.store.Close() })
+	a.checks = append(a.checks, check{"store", a.store.Ping})
 
-	lg, err := openLog(ctx, cfg, a.logger, reg)
-	if err != nil {
-		return err
+	if a.log, err = openLog(ctx, cfg, a.logger, reg); err != nil {
+		return a, err
 	}
-	closers = append(closers, func() { lg.Close() })
-	a.log = lg
-	a.checks = append(a.checks, check{"log", lg.Ping})
+	a.closers = append(a.closers, func() { a.log.Close() })
+	a.checks = append(a.checks, check{"log", a.log.Ping})
 
 	if cfg.HasRole(config.RoleClassify) {
-		m, err := openRules(ctx, cfg, a.logger, reg)
-		if err != nil {
-			return err
+		if a.rules, err = openRules(ctx, cfg, a.logger, reg); err != nil {
+			return a, err
 		}
-		closers = append(closers, func() { m.Close() })
-		a.rules = m
+		a.closers = append(a.closers, func() { a.rules.Close() })
+		a.classify = classify.NewStage(a.rules, a.log, a.store, a.logger, reg, func(published bool) {
+			if published {
+				a.decisionsPublished.Add(1)
+			}
+			a.postsDone.Add(1)
+		})
 	}
-
-	var dispatchRunners []func(context.Context) error
 	if cfg.HasRole(config.RoleDispatch) {
-		d, err := newDispatcher(cfg, st, a.logger, reg, opts.Now)
-		if err != nil {
-			return err
+		if err := a.buildDispatch(ctx, opts.Repliers, opts.Now); err != nil {
+			return a, err
 		}
-		a.disp = d
-		a.api = d.API()
-		// Every dispatcher on this database learns the configured tokens (hashed).
-		if len(cfg.Dispatch.Departments) > 0 {
-			if err := d.SaveTokens(ctx); err != nil {
-				return fmt.Errorf("dispatch.departments: %w", err)
-			}
-		}
-		repliers, err := a.repliers(cfg, opts.Repliers, reg)
-		if err != nil {
-			return err
-		}
-		dispatchRunners = append(dispatchRunners,
-			func(ctx context.Context) error { return d.RunClock(ctx, cfg.Dispatch.ClockInterval.D()) },
-			func(ctx context.Context) error { return d.RunSender(ctx, repliers) },
-			func(ctx context.Context) error {
-				return lg.Consume(ctx, stream.TopicDecisions, cfg.Kafka.GroupPrefix+"dispatch", a.handleDecision)
-			},
-		)
 	}
-
 	if cfg.HasRole(config.RoleIngest) {
-		sources, intervals, err := a.sources(cfg, reg)
-		if err != nil {
-			return err
+		if err := a.buildIngest(opts.Sources); err != nil {
+			return a, err
 		}
-		sources = append(sources, opts.Sources...)
-		for _, src := range sources {
-			p, err := a.newPoller(src, intervals[src.Name()], reg)
-			if err != nil {
-				return err
-			}
-			a.pollers = append(a.pollers, p)
-		}
-		a.checks = append(a.checks, check{"sources", a.sourcesHealthy})
 	}
-
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
-		return fmt.Errorf("http.listen: cannot listen on %q: %w", cfg.HTTP.Listen, err)
+		return a, fmt.Errorf("http.listen: cannot listen on %q: %w", cfg.HTTP.Listen, err)
 	}
-	a.addr = ln.Addr().String()
-	srv := &http.Server{Handler: a.handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	a.closers = append(a.closers, func() { ln.Close() })
+	a.ln, a.addr = ln, ln.Addr().String()
+	a.srv = &http.Server{Handler: a.handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	return a, nil
+}
+
+// buildDispatch builds the dispatcher, its stage and its repliers. Every
+// dispatcher on one database learns the configured tokens (hashed).
+func (a *App) buildDispatch(ctx context.Context, extra []ingest.Replier, now func() time.Time) error {
+	d, err := newDispatcher(a.cfg, a.store, a.logger, a.reg, now)
+	if err != nil {
+		return err
+	}
+	a.disp, a.api = d, d.API()
+	if len(a.cfg.Dispatch.Departments) > 0 {
+		if err := d.SaveTokens(ctx); err != nil {
+			return fmt.Errorf("dispatch.departments: %w", err)
+		}
+	}
+	if a.repliers, err = a.newRepliers(a.cfg, extra, a.reg); err != nil {
+		return err
+	}
+	a.dispatch = d.NewStage(a.reg, func() { a.decisionsDone.Add(1) })
+	return nil
+}
+
+// buildIngest builds one poller per source, all publishing through one
+// LogPublisher.
+func (a *App) buildIngest(extra []ingest.Source) error {
+	sources, intervals, err := a.sources(a.cfg, a.reg)
+	if err != nil {
+		return err
+	}
+	pub := ingest.NewLogPublisher(a.log, a.store, a.logger, a.reg, func(n int) { a.postsPublished.Add(int64(n)) })
+	for _, src := range append(sources, extra...) {
+		p, err := ingest.NewPoller(src, pub, cursorStore{a.store}, ingest.StoreDeadLetters{Store: a.store},
+			ingest.PollerOptions{Interval: intervals[src.Name()]}, a.logger, a.reg)
+		if err != nil {
+			return err
+		}
+		a.pollers = append(a.pollers, p)
+	}
+	a.checks = append(a.checks, check{"sources", a.sourcesHealthy})
+	return nil
+}
+
+func (a *App) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// run serves HTTP, starts the stages downstream-first and blocks until ctx
+// is done or a stage fails; then it stops them upstream-first: pollers, a
+// drain, classify, dispatch, HTTP. Each tier has its own context so that
+// shutdown can stop them in that order.
+func (a *App) run(ctx context.Context, opts Options) error {
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- srv.Serve(ln) }()
+	go func() { httpDone <- a.srv.Serve(a.ln) }()
 	a.logger.Info("serving HTTP", "addr", a.addr)
 
-	// Each tier gets its own context so that shutdown can stop them in order.
-	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
-	classifyCtx, stopClassify := context.WithCancel(context.WithoutCancel(ctx))
-	ingestCtx, stopIngest := context.WithCancel(ctx)
-	defer stopDispatch()
-	defer stopClassify()
-	defer stopIngest()
+	dispatchT := newTier(context.WithoutCancel(ctx))
+	classifyT := newTier(context.WithoutCancel(ctx))
+	ingestT := newTier(ctx)
+	defer dispatchT.stop()
+	defer classifyT.stop()
+	defer ingestT.stop()
 
 	failed := make(chan error, 16)
-	var dispatchWG, classifyWG, ingestWG sync.WaitGroup
-	start := func(wg *sync.WaitGroup, ctx context.Context, name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				failed <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
-	for _, fn := range dispatchRunners {
-		start(&dispatchWG, dispatchCtx, "dispatch", fn)
-	}
-	if a.rules != nil {
-		start(&classifyWG, classifyCtx, "classify", func(ctx context.Context) error {
-			return lg.Consume(ctx, stream.TopicPosts, cfg.Kafka.GroupPrefix+"classify", a.handlePost)
+	group := a.cfg.Kafka.GroupPrefix
+	if a.disp != nil {
+		dispatchT.start(failed, "dispatch", func(ctx context.Context) error { return a.disp.RunClock(ctx, a.cfg.Dispatch.ClockInterval.D()) })
+		dispatchT.start(failed, "dispatch", func(ctx context.Context) error { return a.disp.RunSender(ctx, a.repliers) })
+		dispatchT.start(failed, "dispatch", func(ctx context.Context) error {
+			return a.log.Consume(ctx, stream.TopicDecisions, group+"dispatch", a.dispatch.Handle)
 		})
-		start(&classifyWG, classifyCtx, "rules", func(ctx context.Context) error { return a.rules.Watch(ctx, opts.Reload) })
+	}
+	if a.classify != nil {
+		classifyT.start(failed, "classify", func(ctx context.Context) error {
+			return a.log.Consume(ctx, stream.TopicPosts, group+"classify", a.classify.Handle)
+		})
+		classifyT.start(failed, "rules", func(ctx context.Context) error { return a.rules.Watch(ctx, opts.Reload) })
 	}
 	for _, p := range a.pollers {
-		start(&ingestWG, ingestCtx, "ingest", p.Run)
+		ingestT.start(failed, "ingest", p.Run)
 	}
 	if opts.Started != nil {
 		opts.Started(a)
@@ -234,21 +260,47 @@ func Run(ctx context.Context, cfg config.Config, opts Options) (err error) {
 	case err := <-httpDone:
 		runErr = fmt.Errorf("http: %w", err)
 	}
-
-	stopIngest()
-	ingestWG.Wait()
+	ingestT.stop()
 	a.drain(opts.DrainTimeout)
-	stopClassify()
-	classifyWG.Wait()
-	stopDispatch()
-	dispatchWG.Wait()
+	classifyT.stop()
+	dispatchT.stop()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := a.srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.logger.Warn("http shutdown", "error", err)
 	}
 	a.logger.Info("stopped")
 	return runErr
+}
+
+// tier is a group of goroutines stopped together.
+type tier struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newTier(parent context.Context) *tier {
+	ctx, cancel := context.WithCancel(parent)
+	return &tier{ctx: ctx, cancel: cancel}
+}
+
+// start runs fn in the tier; an error while the tier is not being stopped
+// is sent on failed, named.
+func (t *tier) start(failed chan<- error, name string, fn func(context.Context) error) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		if err := fn(t.ctx); err != nil && t.ctx.Err() == nil {
+			failed <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+// stop cancels the tier and waits for its goroutines.
+func (t *tier) stop() {
+	t.cancel()
+	t.wg.Wait()
 }
 
 // drain waits, up to timeout, until every post and decision this process

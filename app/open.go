@@ -22,7 +22,7 @@ import (
 	"github.com/mashangban/mashangban/ingest/wechat"
 	"github.com/mashangban/mashangban/ingest/weibo"
 	"github.com/mashangban/mashangban/model"
-	"github.com/mashangban/mashangban/rules/default"
+	defaultrules "github.com/mashangban/mashangban/rules/default"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/stream"
 	"github.com/mashangban/mashangban/stream/kafka"
@@ -211,15 +211,10 @@ func (a *App) newSource(s config.Source, reg prometheus.Registerer) (ingest.Sour
 	return nil, fmt.Errorf("unknown source type %q", s.Type)
 }
 
-func (a *App) newPoller(src ingest.Source, interval time.Duration, reg prometheus.Registerer) (*ingest.Poller, error) {
-	return ingest.NewPoller(src, postPublisher{a}, cursorStore{a.store}, deadLetters{a},
-		ingest.PollerOptions{Interval: interval}, a.logger, reg)
-}
-
-// repliers builds one replier per channel: the configured platform repliers,
+// newRepliers builds one replier per channel: the configured platform repliers,
 // and the log replier for everything else, so a reply is never stuck for
 // want of a channel.
-func (a *App) repliers(cfg config.Config, extra []ingest.Replier, reg prometheus.Registerer) (map[model.Channel]ingest.Replier, error) {
+func (a *App) newRepliers(cfg config.Config, extra []ingest.Replier, reg prometheus.Registerer) (map[model.Channel]ingest.Replier, error) {
 	logger := a.logger.With("component", "reply")
 	out := map[model.Channel]ingest.Replier{
 		model.ChannelReplay: dispatch.LogReplier{Logger: logger},

@@ -261,3 +261,19 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// DeadLetter is input that a stage could not handle, kept with the reason so
+// that nothing is dropped silently.
+type DeadLetter struct {
+	ID     int64
+	Stage  string // "ingest", "classify", "dispatch", "reply"
+	Source string // configured source name, when known
+	// Key identifies the input, usually the post ID. A keyed letter is
+	// recorded once per (Stage, Key): the first reason is kept and later
+	// ones are ignored, so a message redelivered after a crash does not pile
+	// up copies. Letters with an empty Key are all kept.
+	Key       string
+	Reason    string
+	Raw       []byte
+	CreatedAt time.Time // zero means now
+}

@@ -4,24 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+
+	"github.com/mashangban/mashangban/model"
 )
 
-// DeadLetter is input that a stage could not handle, kept with the reason so
-// that nothing is dropped silently.
-type DeadLetter struct {
-	ID     int64
-	Stage  string // "ingest", "classify", "dispatch", "reply"
-	Source string // configured source name, when known
-	// Key identifies the input, usually the post ID. A keyed letter is
-	// recorded once per (Stage, Key): the first reason is kept and later
-	// ones are ignored, so a message redelivered after a crash does not pile
-	// up copies. Letters with an empty Key are all kept.
-	Key       string
-	Reason    string
-	Raw       []byte
-	CreatedAt time.Time // zero means now
-}
+// DeadLetter is input that a stage could not handle (model.DeadLetter).
+type DeadLetter = model.DeadLetter
 
 // AddDeadLetter records d (idempotent per Stage and Key, see DeadLetter).
 func (s *Store) AddDeadLetter(ctx context.Context, d DeadLetter) error {

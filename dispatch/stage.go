@@ -1,0 +1,92 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/stream"
+)
+
+// Stage is the dispatch stage: it reads decisions from the decisions log and
+// hands each to the Dispatcher.
+type Stage struct {
+	d       *Dispatcher
+	logger  *slog.Logger
+	done    func()
+	commits *prometheus.CounterVec
+	errors  *prometheus.CounterVec
+	latency prometheus.Observer
+}
+
+// Error categories of mashangban_errors_total{stage="dispatch"}.
+const (
+	catDecode     = "decode"     // a message on the decisions log that is not a decision
+	catDispatch   = "dispatch"   // the dispatcher failed on a decision
+	catDeadLetter = "deadletter" // recording a dead letter failed
+)
+
+// NewStage builds the dispatch stage over d. done, if not nil, is called
+// once per decision whose effect is committed.
+func (d *Dispatcher) NewStage(reg prometheus.Registerer, done func()) *Stage {
+	f := promauto.With(reg)
+	return &Stage{
+		d:      d,
+		logger: d.log,
+		done:   done,
+		commits: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "mashangban_dispatched_total",
+			Help: "Decisions the dispatcher committed.",
+		}, []string{"outcome"}),
+		errors:  stream.NewStageErrors(f, "dispatch"),
+		latency: stream.NewStageLatency(f, "dispatch"),
+	}
+}
+
+// Handle applies one decision from the decisions log. Dispatcher.Handle is
+// idempotent by post ID, so a redelivered decision changes nothing; an error
+// leaves the offset uncommitted and the decision is delivered again. Input
+// that would fail the same way forever is a dead letter instead.
+func (s *Stage) Handle(ctx context.Context, msg stream.Message) error {
+	start := time.Now()
+	var dec model.Decision
+	if err := json.Unmarshal(msg.Value, &dec); err != nil || dec.Post.ID == "" {
+		if err == nil {
+			err = errors.New("decision has no post id")
+		}
+		s.errors.WithLabelValues(catDecode).Inc()
+		return s.deadLetter(ctx, string(msg.Key), "undecodable decision: "+err.Error(), msg.Value)
+	}
+	if err := s.d.Handle(ctx, dec); err != nil {
+		s.errors.WithLabelValues(catDispatch).Inc()
+		if errors.Is(err, ErrInvalid) {
+			return s.deadLetter(ctx, dec.Post.ID, err.Error(), msg.Value)
+		}
+		return fmt.Errorf("dispatch %s: %w", dec.Post.ID, err)
+	}
+	s.commits.WithLabelValues("committed").Inc()
+	s.latency.Observe(time.Since(start).Seconds())
+	if s.done != nil {
+		s.done()
+	}
+	return nil
+}
+
+func (s *Stage) deadLetter(ctx context.Context, key, reason string, raw []byte) error {
+	if err := s.d.st.AddDeadLetter(ctx, model.DeadLetter{Stage: "dispatch", Key: key, Reason: reason, Raw: raw}); err != nil {
+		s.errors.WithLabelValues(catDeadLetter).Inc()
+		return fmt.Errorf("record dead letter: %w", err)
+	}
+	s.logger.Warn("dead letter", "stage", "dispatch", "key", key, "reason", reason)
+	if s.done != nil {
+		s.done()
+	}
+	return nil
+}

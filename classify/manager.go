@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/mashangban/mashangban/classify/gazetteer"
 	"github.com/mashangban/mashangban/classify/segment"
@@ -81,33 +82,27 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.NewSegmenter == nil {
 		opts.NewSegmenter = func(words []string) (Segmenter, error) { return segment.New(words) }
 	}
+	f := promauto.With(opts.Registerer)
 	m := &Manager{
 		opts:     opts,
 		logger:   opts.Logger.With("component", "classify"),
 		reloadCh: make(chan struct{}, 1),
-		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+		decisions: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "mashangban_classify_decisions_total",
 			Help: "Decisions made, by what decided them (route, model, fallback) and the route's name.",
 		}, []string{"by", "route"}),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+		reloadOK: f.NewGauge(prometheus.GaugeOpts{
 			Name: "mashangban_rules_last_reload_successful",
 			Help: "Whether the last rule reload succeeded (1) or kept the previous rule set (0).",
 		}),
-		reloadOKTime: prometheus.NewGauge(prometheus.GaugeOpts{
+		reloadOKTime: f.NewGauge(prometheus.GaugeOpts{
 			Name: "mashangban_rules_last_reload_success_timestamp_seconds",
 			Help: "When the rule set was last loaded successfully.",
 		}),
-		reloadsFailed: prometheus.NewCounter(prometheus.CounterOpts{
+		reloadsFailed: f.NewCounter(prometheus.CounterOpts{
 			Name: "mashangban_rules_reloads_failed_total",
 			Help: "Rule reloads that failed and kept the previous rule set.",
 		}),
-	}
-	if opts.Registerer != nil {
-		for _, c := range []prometheus.Collector{m.decisions, m.reloadOK, m.reloadOKTime, m.reloadsFailed} {
-			if err := opts.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("register classify metrics: %w", err)
-			}
-		}
 	}
 	if err := m.Reload(ctx); err != nil {
 		return nil, err

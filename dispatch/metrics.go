@@ -1,6 +1,9 @@
 package dispatch
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
 
 type metrics struct {
 	decisions     *prometheus.CounterVec
@@ -13,39 +16,36 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := promauto.With(reg)
+	return &metrics{
+		decisions: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "mashangban_dispatch_decisions_total",
 			Help: "Decisions handled by outcome: case, repeat, triage, duplicate, invalid, error.",
 		}, []string{"outcome"}),
-		handleSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+		handleSeconds: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "mashangban_dispatch_handle_seconds",
 			Help:    "Time to handle one decision (one transaction).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
-		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+		notices: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "mashangban_dispatch_notices_total",
 			Help: "Reminders and cards issued by the deadline clock, by kind (remind_claim, remind_reply, remind_close, yellow, orange, red).",
 		}, []string{"kind"}),
-		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+		sends: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "mashangban_replies_total",
 			Help: "Reply send attempts by channel and result (sent, already_sent, skipped, retry, failed).",
 		}, []string{"channel", "result"}),
-		api: prometheus.NewCounterVec(prometheus.CounterOpts{
+		api: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "mashangban_api_requests_total",
 			Help: "Department API requests by action and HTTP status code.",
 		}, []string{"action", "code"}),
-		lastTick: prometheus.NewGauge(prometheus.GaugeOpts{
+		lastTick: f.NewGauge(prometheus.GaugeOpts{
 			Name: "mashangban_dispatch_clock_last_tick_timestamp_seconds",
 			Help: "When the deadline clock last completed a tick.",
 		}),
-		outbox: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		outbox: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mashangban_outbox_replies",
 			Help: "Replies in the outbox by state (queued, sending, sent, skipped, failed), read at each clock tick.",
 		}, []string{"state"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.decisions, m.handleSeconds, m.notices, m.sends, m.api, m.lastTick, m.outbox)
-	}
-	return m
 }

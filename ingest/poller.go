@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/time/rate"
 
 	"github.com/mashangban/mashangban/model"
@@ -183,10 +184,7 @@ func NewPoller(src Source, pub Publisher, cursors CursorStore, dead DeadLetters,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := newPollerMetrics(reg, src.Name())
-	if err != nil {
-		return nil, err
-	}
+	m := newPollerMetrics(reg, src.Name())
 	lim := rate.NewLimiter(rate.Inf, opts.Burst)
 	if opts.Rate > 0 {
 		lim = rate.NewLimiter(opts.Rate, opts.Burst)
@@ -431,81 +429,30 @@ type pollerMetrics struct {
 	errors      *prometheus.CounterVec
 }
 
-func newPollerMetrics(reg prometheus.Registerer, source string) (pollerMetrics, error) {
-	lastSuccess := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: "mashangban", Subsystem: "ingest", Name: "last_success_timestamp_seconds",
-		Help: "Time of the source's last successful poll and hand-off.",
-	}, []string{"source"})
-	fetched := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "mashangban", Subsystem: "ingest", Name: "posts_fetched_total",
-		Help: "Posts fetched and published, by source.",
-	}, []string{"source"})
-	dups := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "mashangban", Subsystem: "ingest", Name: "duplicates_skipped_total",
-		Help: "Items a source dropped as already read (repeated or reordered pages).",
-	}, []string{"source"})
-	dead := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "mashangban", Subsystem: "ingest", Name: "dead_letters_total",
-		Help: "Items and responses kept as dead letters, by source.",
-	}, []string{"source"})
-	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "mashangban", Subsystem: "ingest", Name: "errors_total",
-		Help: "Failed polls by source and category (rate_limited, transient, auth, permission, malformed, gone, other, cursor, publish, dead_letter).",
-	}, []string{"source", "category"})
-	backoff := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: "mashangban", Subsystem: "ingest", Name: "backoff_seconds",
-		Help: "Current wait imposed by the last failure (0 when healthy).",
-	}, []string{"source"})
-	healthy := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: "mashangban", Subsystem: "ingest", Name: "source_healthy",
-		Help: "1 when the source is usable, 0 while paused after an authentication or permission failure.",
-	}, []string{"source"})
-	if reg != nil {
-		var err error
-		if lastSuccess, err = register(reg, lastSuccess); err != nil {
-			return pollerMetrics{}, err
-		}
-		if fetched, err = register(reg, fetched); err != nil {
-			return pollerMetrics{}, err
-		}
-		if dups, err = register(reg, dups); err != nil {
-			return pollerMetrics{}, err
-		}
-		if dead, err = register(reg, dead); err != nil {
-			return pollerMetrics{}, err
-		}
-		if errs, err = register(reg, errs); err != nil {
-			return pollerMetrics{}, err
-		}
-		if backoff, err = register(reg, backoff); err != nil {
-			return pollerMetrics{}, err
-		}
-		if healthy, err = register(reg, healthy); err != nil {
-			return pollerMetrics{}, err
-		}
+func newPollerMetrics(reg prometheus.Registerer, source string) pollerMetrics {
+	// Each poller registers its own series, told apart by the constant
+	// source label, so several pollers share a registerer.
+	f := promauto.With(reg)
+	src := prometheus.Labels{"source": source}
+	opts := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: "mashangban", Subsystem: "ingest", Name: name, Help: help, ConstLabels: src}
 	}
-	return pollerMetrics{
-		lastSuccess: lastSuccess.WithLabelValues(source),
-		fetched:     fetched.WithLabelValues(source),
-		duplicates:  dups.WithLabelValues(source),
-		deadLetters: dead.WithLabelValues(source),
-		backoff:     backoff.WithLabelValues(source),
-		healthy:     healthy.WithLabelValues(source),
-		errors:      errs.MustCurryWith(prometheus.Labels{"source": source}),
-	}, nil
-}
-
-// register registers c, or returns the collector another poller on the same
-// registerer already registered.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, fmt.Errorf("ingest: register metrics: %w", err)
+	m := pollerMetrics{
+		lastSuccess: f.NewGauge(prometheus.GaugeOpts(opts("last_success_timestamp_seconds",
+			"Time of the source's last successful poll and hand-off."))),
+		fetched: f.NewCounter(prometheus.CounterOpts(opts("posts_fetched_total",
+			"Posts fetched and published, by source."))),
+		duplicates: f.NewCounter(prometheus.CounterOpts(opts("duplicates_skipped_total",
+			"Items a source dropped as already read (repeated or reordered pages)."))),
+		deadLetters: f.NewCounter(prometheus.CounterOpts(opts("dead_letters_total",
+			"Items and responses kept as dead letters, by source."))),
+		backoff: f.NewGauge(prometheus.GaugeOpts(opts("backoff_seconds",
+			"Current wait imposed by the last failure (0 when healthy)."))),
+		healthy: f.NewGauge(prometheus.GaugeOpts(opts("source_healthy",
+			"1 when the source is usable, 0 while paused after an authentication or permission failure."))),
+		errors: f.NewCounterVec(prometheus.CounterOpts(opts("errors_total",
+			"Failed polls by source and category (rate_limited, transient, auth, permission, malformed, gone, other, cursor, publish, dead_letter).")),
+			[]string{"category"}),
 	}
-	return c, nil
+	return m
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/time/rate"
 
 	"github.com/mashangban/mashangban/ingest"
@@ -122,10 +123,7 @@ func NewMobile(opt MobileOptions) (*Mobile, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := newRequestMetrics(opt.Registerer)
-	if err != nil {
-		return nil, err
-	}
+	m := newRequestMetrics(opt.Registerer, opt.Name)
 	s := &Mobile{opt: opt, metrics: m, log: opt.Logger}
 	s.extend = rate.NewLimiter(rate.Inf, 1)
 	if opt.ExtendEvery > 0 {
@@ -366,21 +364,14 @@ type requestMetrics struct {
 	requests *prometheus.CounterVec
 }
 
-func newRequestMetrics(reg prometheus.Registerer) (*requestMetrics, error) {
-	m := &requestMetrics{requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "mashangban_weibo_requests_total",
-		Help: "Requests to Weibo by endpoint and outcome (ok or error class).",
+func newRequestMetrics(reg prometheus.Registerer, client string) *requestMetrics {
+	// Each client (a source, or the replier) registers its own series, told
+	// apart by the constant client label.
+	return &requestMetrics{requests: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+		Name:        "mashangban_weibo_requests_total",
+		Help:        "Requests to Weibo by client (source name or replies), endpoint and outcome (ok or error class).",
+		ConstLabels: prometheus.Labels{"client": client},
 	}, []string{"endpoint", "outcome"})}
-	if reg != nil {
-		if err := reg.Register(m.requests); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("register weibo metrics: %w", err)
-			}
-			m.requests = are.ExistingCollector.(*prometheus.CounterVec)
-		}
-	}
-	return m, nil
 }
 
 func (m *requestMetrics) observe(endpoint, outcome string) {

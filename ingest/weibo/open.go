@@ -113,10 +113,7 @@ func NewOpen(opt OpenOptions) (*Open, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := newRequestMetrics(opt.Registerer)
-	if err != nil {
-		return nil, err
-	}
+	m := newRequestMetrics(opt.Registerer, opt.Name)
 	s := &Open{opt: opt, log: opt.Logger}
 	s.api = newOpenClient(opt.HTTPClient, opt.BaseURL, opt.AccessToken, opt.Timeout, opt.Now, m)
 	if opt.Mentions {

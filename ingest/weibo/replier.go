@@ -74,10 +74,7 @@ func NewReplier(opt ReplierOptions) (*Replier, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := newRequestMetrics(opt.Registerer)
-	if err != nil {
-		return nil, err
-	}
+	m := newRequestMetrics(opt.Registerer, "replies")
 	return &Replier{
 		opt: opt,
 		api: newOpenClient(opt.HTTPClient, opt.BaseURL, opt.AccessToken, opt.Timeout, opt.Now, m),

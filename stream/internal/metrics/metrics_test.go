@@ -26,15 +26,22 @@ func gathered(t *testing.T, g prometheus.Gatherer, name string) (total float64, 
 	return total, series
 }
 
-func TestSharedAcrossLogs(t *testing.T) {
+func TestRegistersEveryMetric(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	a := New(reg)
-	b := New(reg)
-	a.Published.WithLabelValues("posts").Inc()
-	b.Published.WithLabelValues("posts").Add(2)
-	total, series := gathered(t, reg, "mashangban_stream_published_messages_total")
-	if total != 3 || series != 1 {
-		t.Errorf("published = %v in %d series, want 3 in 1 from both logs", total, series)
+	m := New(reg)
+	m.Published.WithLabelValues("posts").Add(3)
+	m.Handled.WithLabelValues("posts", "g").Inc()
+	m.HandlerErrors.WithLabelValues("posts", "g").Inc()
+	m.Errors.WithLabelValues("posts", "fetch").Inc()
+	for name, want := range map[string]float64{
+		"mashangban_stream_published_messages_total": 3,
+		"mashangban_stream_handled_messages_total":   1,
+		"mashangban_stream_handler_errors_total":     1,
+		"mashangban_stream_errors_total":             1,
+	} {
+		if total, series := gathered(t, reg, name); total != want || series != 1 {
+			t.Errorf("%s = %v in %d series, want %v in 1", name, total, series, want)
+		}
 	}
 }
 

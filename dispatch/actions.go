@@ -151,7 +151,7 @@ func (d *Dispatcher) Resolve(ctx context.Context, actor Actor, id int64, text st
 }
 
 // Transfer hands an active assignment to another department (see the fair
-// clock rule in the package documentation) and returns the new assignment.
+// clock rule in docs/architecture.md) and returns the new assignment.
 func (d *Dispatcher) Transfer(ctx context.Context, actor Actor, id int64, to, reason string) (store.Assignment, error) {
 	to, reason = strings.TrimSpace(to), strings.TrimSpace(reason)
 	if to == "" || reason == "" {

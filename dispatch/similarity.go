@@ -156,7 +156,7 @@ func charBigrams(words []string) []string {
 	return out
 }
 
-// Repeat thresholds; see the package documentation for the examples they
+// Repeat thresholds; see docs/architecture.md for the examples they
 // were chosen from.
 const (
 	// ThresholdSamePlace is the score two posts at the same known place

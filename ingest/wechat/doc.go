@@ -14,7 +14,7 @@
 // cached until shortly before it expires and replaced when the platform
 // refuses it (40001, 42001, 40014), the call then made once more.
 //
-// Behaviour follows external-apis.md §3 and §4 of the project's reference.
+// Behaviour follows docs/external-apis.md §3 and §4.
 // Errors are wrapped so that errors.Is matches the ingest error classes;
 // quota errors come as *ingest.BackoffError with the wait. The package does
 // not loop, sleep between polls or save cursors: the ingest poller does.

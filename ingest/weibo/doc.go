@@ -11,8 +11,7 @@
 // Replier implements ingest.Replier with comments/create and checks earlier
 // attempts with comments/show.
 //
-// The field-by-field behaviour follows external-apis.md §1, §2 and §4 of the
-// project's reference. Errors are wrapped so that errors.Is matches the
+// The field-by-field behaviour follows docs/external-apis.md §1, §2 and §4. Errors are wrapped so that errors.Is matches the
 // ingest error classes; rate limits come as *ingest.BackoffError with the
 // wait. The package does not loop, sleep between polls or save cursors: the
 // ingest poller does that, using Rate and Burst of each source.

@@ -30,7 +30,7 @@ func (e *OpenError) Error() string {
 func (e *OpenError) Unwrap() error { return OpenErrorClass(e.Code) }
 
 // OpenErrorClass maps an Open API error_code to an ingest error class
-// (external-apis.md §1.6). It returns nil for request errors that retrying
+// (docs/external-apis.md §1.6). It returns nil for request errors that retrying
 // cannot fix and that are not one of the classes (10008, 10016, 20003...).
 func OpenErrorClass(code int) error {
 	switch code {

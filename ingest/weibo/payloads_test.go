@@ -13,7 +13,7 @@ import (
 )
 
 // payloadDir holds the captured real responses of the project reference
-// (external-apis.md, payloads/PROVENANCE.md). Tests read them in place from
+// (docs/external-apis.md; ../shared/reference/payloads/PROVENANCE.md). Tests read them in place from
 // the shared checkout: ../../../shared is <repo root>/../shared seen from
 // ingest/weibo. A few are copied into testdata/fuzz as the fuzz seed corpus.
 const payloadDir = "../../../shared/reference/payloads"

@@ -1,8 +1,8 @@
 // Package wechatfake is an in-process fake of the WeChat server APIs the
 // mini-program source and replier use: cgi-bin/token, cgi-bin/stable_token,
 // tcb/databasequery, tcb/databaseupdate and
-// cgi-bin/message/subscribe/send, following external-apis.md §3 of the
-// project's reference to the field: HTTP 200 with errcode/errmsg (and a
+// cgi-bin/message/subscribe/send, following docs/external-apis.md §3 to the
+// field: HTTP 200 with errcode/errmsg (and a
 // " rid: …" suffix) for every error, pager keys capitalised, data elements
 // serialised as JSON strings with $date values, subscribe values checked
 // against their keyword type, one-shot authorisations.

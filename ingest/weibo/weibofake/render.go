@@ -1,6 +1,6 @@
 // Package weibofake runs in-process fakes of m.weibo.cn and the Weibo Open
 // API v2 for tests and for the demo mode. They follow the project's
-// external-apis.md §1, §2, §4 and §5 to the field: envelopes, ID types
+// docs/external-apis.md §1, §2, §4 and §5 to the field: envelopes, ID types
 // (string IDs on m.weibo.cn, number + idstr on the Open API), RubyDate and
 // relative dates, HTML text, error bodies and codes, hourly quotas. A test
 // can make them misbehave: 418 bursts, 5xx, truncated or non-JSON bodies,

@@ -415,3 +415,16 @@ func TestExamplesReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleFileDecodes keeps examples/mashangban.yaml in step with the
+// settings: every key in it exists and has the right type.
+func TestExampleFileDecodes(t *testing.T) {
+	c := Default()
+	if err := LoadFile(filepath.Join("..", "examples", "mashangban.yaml"), &c); err != nil {
+		t.Fatal(err)
+	}
+	k := c.Kafka
+	if !k.TLS.Enabled || k.SASL.Mechanism != SASLScramSHA512 || k.SessionTimeout.D() != 10*time.Second || len(c.Sources) == 0 || c.Examples {
+		t.Errorf("example file decoded to %+v", c)
+	}
+}

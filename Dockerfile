@@ -14,5 +14,8 @@ COPY --from=build /out/mashangban /usr/local/bin/mashangban
 USER mashangban
 WORKDIR /var/lib/mashangban
 EXPOSE 8080
+# The image has no curl or wget: the binary asks its own readiness endpoint.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["/usr/local/bin/mashangban", "healthcheck", "--url", "http://127.0.0.1:8080/readyz"]
 ENTRYPOINT ["/usr/local/bin/mashangban"]
 CMD ["run", "--data.dir=/var/lib/mashangban", "--http.listen=0.0.0.0:8080"]

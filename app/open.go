@@ -90,12 +90,25 @@ func openLog(ctx context.Context, cfg config.Config, logger *slog.Logger, reg pr
 	if err := dialAny(ctx, cfg.Kafka.Brokers); err != nil {
 		return nil, fmt.Errorf("kafka.brokers: %w", err)
 	}
+	tlsConfig, err := cfg.Kafka.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	var sasl *kafka.SASL
+	if s := cfg.Kafka.SASL; s.Mechanism != "" {
+		sasl = &kafka.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password.Reveal()}
+	}
 	l, err := kafka.Open(ctx, kafka.Options{
 		Brokers:           cfg.Kafka.Brokers,
 		TopicPrefix:       cfg.Kafka.TopicPrefix,
 		Partitions:        cfg.Kafka.Partitions,
 		ReplicationFactor: cfg.Kafka.ReplicationFactor,
 		Topics:            []string{stream.TopicPosts, stream.TopicDecisions},
+		SessionTimeout:    cfg.Kafka.SessionTimeout.D(),
+		HeartbeatInterval: cfg.Kafka.HeartbeatInterval.D(),
+		RebalanceTimeout:  cfg.Kafka.RebalanceTimeout.D(),
+		TLS:               tlsConfig,
+		SASL:              sasl,
 		Logger:            logger,
 		Registerer:        reg,
 	})
@@ -147,11 +160,12 @@ func newDispatcher(cfg config.Config, st *store.Store, logger *slog.Logger, reg 
 	}, logger, reg), nil
 }
 
-// sources builds the configured sources. With none configured, the example
-// posts shipped with mashangban are written to the data directory and
-// replayed, so a fresh install shows cases at once.
+// sources builds the configured sources. With none configured (and
+// examples on, as with the embedded database), the example posts shipped
+// with mashangban are written to the data directory and replayed, so a
+// fresh install shows cases at once.
 func (a *App) sources(cfg config.Config, reg prometheus.Registerer) ([]ingest.Source, map[string]time.Duration, error) {
-	if len(cfg.Sources) == 0 && !cfg.Demo {
+	if cfg.ReplayExamples() {
 		p := filepath.Join(cfg.DataDir, "examples", "posts.jsonl")
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

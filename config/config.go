@@ -5,7 +5,10 @@
 // With no configuration at all the result is the embedded default: an SQLite
 // file and an in-process log under the data directory, the default rule set
 // written out into that directory, the example posts replayed, and HTTP on
-// localhost.
+// localhost. A configuration file, when given, must not be empty.
+//
+// Every problem is reported at once, each with where the value came from: the
+// file's line and column, the environment variable or the flag.
 //
 // It is not for the routing rules: those live in rule files (package rules)
 // and are reloaded while the daemon runs; this configuration is read once.
@@ -13,11 +16,13 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,14 +65,27 @@ type Duration time.Duration
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// UnmarshalYAML accepts a Go duration string.
+// UnmarshalYAML accepts a Go duration string. Its error is a yaml.TypeError
+// so that the decoder goes on and reports the file's other problems too.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: bad duration %q (want e.g. \"90s\", \"24h\")", n.Line, n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: bad duration %q (want e.g. \"90s\", \"24h\")", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// String writes the duration without zero units: "168h", "1m30s".
+func (d Duration) String() string {
+	s := d.D().String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }
 
 // Roles a process can run.
@@ -96,9 +114,19 @@ type Config struct {
 	Sources  []Source `yaml:"sources"`
 	Dispatch Dispatch `yaml:"dispatch"`
 	Replies  Replies  `yaml:"replies"`
+	// Examples replays the example posts shipped with mashangban when no
+	// sources are configured. Parse turns it off when db.url is set and the
+	// setting is not given, so that the examples never reach a production
+	// database by default.
+	Examples bool `yaml:"examples"`
 	// Demo starts in-process fake Weibo and WeChat servers with a stream of
 	// realistic posts and points the pollers and repliers at them.
 	Demo bool `yaml:"demo"`
+
+	// origins maps a setting's path ("http.listen", "sources[0].type") to
+	// where its value came from ("c.yaml:3:11", "MSB_HTTP_LISTEN",
+	// "--http.listen"), for error messages.
+	origins map[string]string
 }
 
 // Log configures the process log.
@@ -120,11 +148,51 @@ type Kafka struct {
 	Partitions        int      `yaml:"partitions"`
 	ReplicationFactor int      `yaml:"replication_factor"`
 	GroupPrefix       string   `yaml:"group_prefix"`
+	// SessionTimeout is how long a consumer that died without leaving its
+	// group (killed, its machine lost) holds its partitions; the brokers'
+	// group.min/max.session.timeout.ms bound it (6s and 30m by default).
+	SessionTimeout    Duration  `yaml:"session_timeout"`
+	HeartbeatInterval Duration  `yaml:"heartbeat_interval"` // at most a third of session_timeout
+	RebalanceTimeout  Duration  `yaml:"rebalance_timeout"`  // how long members have to rejoin
+	TLS               KafkaTLS  `yaml:"tls"`
+	SASL              KafkaSASL `yaml:"sasl"`
 }
+
+// KafkaTLS encrypts the connections to the brokers.
+type KafkaTLS struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile holds the PEM certificates that sign the brokers' certificates;
+	// empty means the system's roots, as managed Kafka services need.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a PEM client certificate and key, for brokers
+	// that authenticate clients by certificate (mutual TLS).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name the brokers' certificates must carry (default:
+	// the host of each broker address).
+	ServerName string `yaml:"server_name"`
+}
+
+// KafkaSASL authenticates to the brokers.
+type KafkaSASL struct {
+	Mechanism string `yaml:"mechanism"` // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; empty: none
+	Username  string `yaml:"username"`
+	Password  Secret `yaml:"password"`
+}
+
+// SASL mechanisms.
+const (
+	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
+	SASLScramSHA512 = "SCRAM-SHA-512"
+)
 
 // DB configures the store. An empty URL means the SQLite file in the data directory.
 type DB struct {
 	URL Secret `yaml:"url"` // may carry a password
+	// Password goes into a postgres:// URL that names a user but no password,
+	// so that the URL can live in the file and the password in a secret.
+	Password Secret `yaml:"password"`
 	// Migrate lets run bring an old schema up to date instead of refusing it.
 	Migrate bool `yaml:"migrate"`
 }
@@ -218,7 +286,13 @@ func Default() Config {
 		Roles:   slices.Clone(AllRoles),
 		Log:     Log{Level: "info", Format: "text"},
 		HTTP:    HTTP{Listen: "127.0.0.1:8080"},
-		Kafka:   Kafka{TopicPrefix: "mashangban.", Partitions: 6, ReplicationFactor: 1, GroupPrefix: "mashangban."},
+		Kafka: Kafka{
+			TopicPrefix: "mashangban.", Partitions: 6, ReplicationFactor: 1, GroupPrefix: "mashangban.",
+			SessionTimeout:    Duration(10 * time.Second),
+			HeartbeatInterval: Duration(time.Second),
+			RebalanceTimeout:  Duration(10 * time.Second),
+		},
+		Examples: true,
 		Dispatch: Dispatch{
 			RepeatWindow:  Duration(7 * 24 * time.Hour),
 			ClockInterval: Duration(time.Minute),
@@ -239,28 +313,133 @@ func (e *Error) Error() string {
 	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
 }
 
-// LoadFile reads a YAML configuration file over defaults. Unknown keys are errors.
+// LoadFile reads a YAML configuration file over defaults. Unknown keys are
+// errors; an empty file (or one of comments only) is an error. Every problem
+// in the file is reported, each with its line.
 func LoadFile(path string, into *Config) error {
-	b, err := os.ReadFile(path)
+	problems, err := loadFile(path, into)
 	if err != nil {
-		return &Error{Problems: []string{fmt.Sprintf("config file: %v", err)}}
+		return err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(into); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil // an empty file is the defaults
-		}
-		return &Error{Problems: []string{fmt.Sprintf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))}}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
 	}
 	return nil
 }
 
-// envKeys are the environment overrides. Each key also has a KEY_FILE form
-// for secrets mounted as files (Docker and Kubernetes secrets).
-var envKeys = []string{
-	"MSB_DATA_DIR", "MSB_ROLES", "MSB_LOG_LEVEL", "MSB_LOG_FORMAT", "MSB_HTTP_LISTEN",
-	"MSB_KAFKA_BROKERS", "MSB_DB_URL", "MSB_DB_MIGRATE", "MSB_RULES_DIR",
+// loadFile decodes path over into and records where each setting is in the
+// file. A file that cannot be read or parsed is err; unknown keys and values
+// of the wrong type are problems, all of them, and the rest of the file is
+// decoded regardless, so that validation can report its problems as well.
+func loadFile(path string, into *Config) (problems []string, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Problems: []string{fmt.Sprintf("config file: %v", err)}}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, &Error{Problems: []string{located(path, err.Error())}}
+	}
+	if len(root.Content) == 0 || root.Content[0].Tag == "!!null" {
+		return nil, &Error{Problems: []string{fmt.Sprintf("config file %q is empty", path)}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(into); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, &Error{Problems: []string{located(path, err.Error())}}
+		}
+		for _, e := range te.Errors {
+			problems = append(problems, located(path, e))
+		}
+	}
+	if into.origins == nil {
+		into.origins = map[string]string{}
+	}
+	positions(path, root.Content[0], "", into.origins)
+	return problems, nil
+}
+
+// located turns yaml's "yaml: line 3: msg" into "path:3: msg".
+func located(path, msg string) string {
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			if _, err := strconv.Atoi(n); err == nil {
+				return fmt.Sprintf("%s:%s: %s", path, n, after)
+			}
+		}
+	}
+	return path + ": " + msg
+}
+
+// positions records the line and column of every value under n, keyed by
+// its setting path ("kafka.brokers[1]").
+func positions(path string, n *yaml.Node, key string, out map[string]string) {
+	at := func(v *yaml.Node) string { return fmt.Sprintf("%s:%d:%d", path, v.Line, v.Column) }
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			sub := n.Content[i].Value
+			if key != "" {
+				sub = key + "." + sub
+			}
+			out[sub] = at(n.Content[i+1])
+			positions(path, n.Content[i+1], sub, out)
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			sub := fmt.Sprintf("%s[%d]", key, i)
+			out[sub] = at(v)
+			positions(path, v, sub, out)
+		}
+	}
+}
+
+// setOrigin records that the setting at key (and everything under it) now
+// comes from origin.
+func (c *Config) setOrigin(key, origin string) {
+	if c.origins == nil {
+		c.origins = map[string]string{}
+	}
+	for k := range c.origins {
+		if strings.HasPrefix(k, key+".") || strings.HasPrefix(k, key+"[") {
+			delete(c.origins, k)
+		}
+	}
+	c.origins[key] = origin
+}
+
+// origin is where the setting at key came from, or where its nearest parent
+// is in the file: a required field that is missing is reported at its
+// section. Empty for defaults.
+func (c *Config) origin(key string) string {
+	for key != "" {
+		if o, ok := c.origins[key]; ok {
+			return o
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return ""
+}
+
+// envKeys are the environment overrides, each with the setting it sets.
+// Each key also has a KEY_FILE form for secrets mounted as files (Docker and
+// Kubernetes secrets).
+var envKeys = []struct{ env, key string }{
+	{"MSB_DATA_DIR", "data_dir"}, {"MSB_ROLES", "roles"}, {"MSB_LOG_LEVEL", "log.level"},
+	{"MSB_LOG_FORMAT", "log.format"}, {"MSB_HTTP_LISTEN", "http.listen"},
+	{"MSB_KAFKA_BROKERS", "kafka.brokers"}, {"MSB_KAFKA_SESSION_TIMEOUT", "kafka.session_timeout"},
+	{"MSB_KAFKA_HEARTBEAT_INTERVAL", "kafka.heartbeat_interval"}, {"MSB_KAFKA_TLS_ENABLED", "kafka.tls.enabled"},
+	{"MSB_KAFKA_SASL_MECHANISM", "kafka.sasl.mechanism"}, {"MSB_KAFKA_SASL_USERNAME", "kafka.sasl.username"},
+	{"MSB_KAFKA_SASL_PASSWORD", "kafka.sasl.password"},
+	{"MSB_DB_URL", "db.url"}, {"MSB_DB_PASSWORD", "db.password"}, {"MSB_DB_MIGRATE", "db.migrate"},
+	{"MSB_RULES_DIR", "rules.dir"}, {"MSB_EXAMPLES", "examples"},
 }
 
 // ApplyEnv overrides c from the environment (lookup is os.LookupEnv in production).
@@ -268,8 +447,11 @@ var envKeys = []string{
 // '_'), e.g. MSB_SOURCE_WEIBO_COOKIE or MSB_SOURCE_WEIBO_COOKIE_FILE.
 func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 	var problems []string
-	get := func(key string) (string, bool) {
+	// get returns the value of key or of the file named by key_FILE, and
+	// records it as the origin of the setting.
+	get := func(key, setting string) (string, bool) {
 		if v, ok := lookup(key); ok {
+			c.setOrigin(setting, key)
 			return v, true
 		}
 		if path, ok := lookup(key + "_FILE"); ok {
@@ -278,6 +460,7 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 				problems = append(problems, fmt.Sprintf("%s_FILE: %v", key, err))
 				return "", false
 			}
+			c.setOrigin(setting, key+"_FILE")
 			return strings.TrimRight(string(b), "\r\n"), true
 		}
 		return "", false
@@ -289,12 +472,20 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 		}
 		return b
 	}
-	for _, key := range envKeys {
-		v, ok := get(key)
+	durationVal := func(key, v string, into *Duration) {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: bad duration %q (want e.g. \"90s\", \"24h\")", key, v))
+			return
+		}
+		*into = Duration(d)
+	}
+	for _, e := range envKeys {
+		v, ok := get(e.env, e.key)
 		if !ok {
 			continue
 		}
-		switch key {
+		switch e.env {
 		case "MSB_DATA_DIR":
 			c.DataDir = v
 		case "MSB_ROLES":
@@ -307,35 +498,57 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 			c.HTTP.Listen = v
 		case "MSB_KAFKA_BROKERS":
 			c.Kafka.Brokers = splitList(v)
+		case "MSB_KAFKA_SESSION_TIMEOUT":
+			durationVal(e.env, v, &c.Kafka.SessionTimeout)
+		case "MSB_KAFKA_HEARTBEAT_INTERVAL":
+			durationVal(e.env, v, &c.Kafka.HeartbeatInterval)
+		case "MSB_KAFKA_TLS_ENABLED":
+			c.Kafka.TLS.Enabled = boolVal(e.env, v)
+		case "MSB_KAFKA_SASL_MECHANISM":
+			c.Kafka.SASL.Mechanism = v
+		case "MSB_KAFKA_SASL_USERNAME":
+			c.Kafka.SASL.Username = v
+		case "MSB_KAFKA_SASL_PASSWORD":
+			c.Kafka.SASL.Password = Secret(v)
 		case "MSB_DB_URL":
 			c.DB.URL = Secret(v)
+		case "MSB_DB_PASSWORD":
+			c.DB.Password = Secret(v)
 		case "MSB_DB_MIGRATE":
-			c.DB.Migrate = boolVal(key, v)
+			c.DB.Migrate = boolVal(e.env, v)
 		case "MSB_RULES_DIR":
 			c.Rules.Dir = v
+		case "MSB_EXAMPLES":
+			c.Examples = boolVal(e.env, v)
 		}
 	}
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		prefix := "MSB_SOURCE_" + strings.ToUpper(strings.ReplaceAll(s.Name, "-", "_")) + "_"
-		for field, dst := range map[string]*Secret{"COOKIE": &s.Cookie, "ACCESS_TOKEN": &s.AccessToken, "APP_SECRET": &s.AppSecret} {
-			if v, ok := get(prefix + field); ok {
-				*dst = Secret(v)
+		for _, f := range []struct {
+			env, key string
+			dst      *Secret
+		}{{"COOKIE", "cookie", &s.Cookie}, {"ACCESS_TOKEN", "access_token", &s.AccessToken}, {"APP_SECRET", "app_secret", &s.AppSecret}} {
+			if v, ok := get(prefix+f.env, fmt.Sprintf("sources[%d].%s", i, f.key)); ok {
+				*f.dst = Secret(v)
 			}
 		}
 	}
-	for key, dst := range map[string]*Secret{
-		"MSB_REPLIES_WEIBO_ACCESS_TOKEN": &c.Replies.Weibo.AccessToken,
-		"MSB_REPLIES_WECHAT_APP_SECRET":  &c.Replies.WeChat.AppSecret,
+	for _, f := range []struct {
+		env, key string
+		dst      *Secret
+	}{
+		{"MSB_REPLIES_WEIBO_ACCESS_TOKEN", "replies.weibo.access_token", &c.Replies.Weibo.AccessToken},
+		{"MSB_REPLIES_WECHAT_APP_SECRET", "replies.wechat.app_secret", &c.Replies.WeChat.AppSecret},
 	} {
-		if v, ok := get(key); ok {
-			*dst = Secret(v)
+		if v, ok := get(f.env, f.key); ok {
+			*f.dst = Secret(v)
 		}
 	}
 	for i := range c.Dispatch.Departments {
 		d := &c.Dispatch.Departments[i]
 		key := "MSB_DEPARTMENT_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(d.ID)) + "_TOKEN"
-		if v, ok := get(key); ok {
+		if v, ok := get(key, fmt.Sprintf("dispatch.departments[%d].token", i)); ok {
 			d.Token = Secret(v)
 		}
 	}
@@ -356,101 +569,169 @@ func splitList(v string) []string {
 	return out
 }
 
+// Bounds of durations. Outside them a setting is a mistake (a unit left
+// off, "1ms" for "1m") rather than a choice.
+const (
+	minPollInterval = time.Second
+	maxPollInterval = 24 * time.Hour
+	maxKafkaTimeout = 30 * time.Minute
+)
+
 // Validate checks the configuration as a whole and reports every problem,
-// each naming its setting.
+// each naming its setting and, when it was set, where.
 func (c *Config) Validate() error {
 	var p []string
-	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	// addAs reports a problem with the setting at key, shown as display.
+	addAs := func(key, display, format string, args ...any) {
+		msg := display + ": " + fmt.Sprintf(format, args...)
+		if o := c.origin(key); o != "" {
+			msg = o + ": " + msg
+		}
+		p = append(p, msg)
+	}
+	add := func(key, format string, args ...any) { addAs(key, key, format, args...) }
+	durationIn := func(key string, d Duration, lo, hi time.Duration) {
+		if d.D() < lo || d.D() > hi {
+			add(key, "%s is out of range (%s to %s)", d, Duration(lo), Duration(hi))
+		}
+	}
 
 	if c.DataDir == "" {
-		add("data_dir: must not be empty")
+		add("data_dir", "must not be empty")
 	}
 	if len(c.Roles) == 0 {
-		add("roles: at least one of %s", strings.Join(AllRoles, ", "))
+		add("roles", "at least one of %s", strings.Join(AllRoles, ", "))
 	}
 	seenRole := map[string]bool{}
-	for _, r := range c.Roles {
+	for i, r := range c.Roles {
+		key := fmt.Sprintf("roles[%d]", i)
 		if !slices.Contains(AllRoles, r) {
-			add("roles: unknown role %q (want %s)", r, strings.Join(AllRoles, ", "))
+			addAs(key, "roles", "unknown role %q (want %s)", r, strings.Join(AllRoles, ", "))
 		}
 		if seenRole[r] {
-			add("roles: %q given twice", r)
+			addAs(key, "roles", "%q given twice", r)
 		}
 		seenRole[r] = true
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+		add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		add("log.format: %q is not one of text, json", c.Log.Format)
+		add("log.format", "%q is not one of text, json", c.Log.Format)
 	}
 	if c.HTTP.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-			add("http.listen: %q is not host:port", c.HTTP.Listen)
+		// Port 0 asks the system for a free port.
+		if msg := checkAddress(c.HTTP.Listen, 0); msg != "" {
+			add("http.listen", "%s", msg)
 		}
 	}
-	for _, b := range c.Kafka.Brokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			add("kafka.brokers: %q is not host:port", b)
+	for i, b := range c.Kafka.Brokers {
+		if msg := checkAddress(b, 1); msg != "" {
+			addAs(fmt.Sprintf("kafka.brokers[%d]", i), "kafka.brokers", "%s", msg)
 		}
 	}
 	if len(c.Kafka.Brokers) > 0 {
 		if c.Kafka.Partitions < 1 {
-			add("kafka.partitions: must be at least 1")
+			add("kafka.partitions", "must be at least 1")
 		}
 		if c.Kafka.ReplicationFactor < 1 {
-			add("kafka.replication_factor: must be at least 1")
+			add("kafka.replication_factor", "must be at least 1")
 		}
 	}
+	durationIn("kafka.session_timeout", c.Kafka.SessionTimeout, time.Second, maxKafkaTimeout)
+	if h := c.Kafka.HeartbeatInterval; h <= 0 || h > c.Kafka.SessionTimeout/3 {
+		add("kafka.heartbeat_interval", "%s must be positive and at most a third of kafka.session_timeout (%s)", h, c.Kafka.SessionTimeout)
+	}
+	durationIn("kafka.rebalance_timeout", c.Kafka.RebalanceTimeout, time.Second, maxKafkaTimeout)
+	t := c.Kafka.TLS
+	if !t.Enabled {
+		for _, f := range []struct{ key, val string }{
+			{"kafka.tls.ca_file", t.CAFile}, {"kafka.tls.cert_file", t.CertFile},
+			{"kafka.tls.key_file", t.KeyFile}, {"kafka.tls.server_name", t.ServerName},
+		} {
+			if f.val != "" {
+				add(f.key, "set, but kafka.tls.enabled is false")
+			}
+		}
+	} else if _, key, err := c.Kafka.tlsConfig(); err != nil {
+		add(key, "%v", err)
+	}
+	switch s := c.Kafka.SASL; s.Mechanism {
+	case "":
+		if s.Username != "" || s.Password != "" {
+			add("kafka.sasl.mechanism", "required with kafka.sasl.username or password (%s, %s or %s)", SASLPlain, SASLScramSHA256, SASLScramSHA512)
+		}
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+		if s.Username == "" {
+			add("kafka.sasl.username", "required with kafka.sasl.mechanism")
+		}
+		if s.Password == "" {
+			add("kafka.sasl.password", "required with kafka.sasl.mechanism (set it in the file or MSB_KAFKA_SASL_PASSWORD[_FILE])")
+		}
+		if s.Mechanism == SASLPlain && !t.Enabled {
+			add("kafka.sasl.mechanism", "PLAIN sends the password in clear; set kafka.tls.enabled")
+		}
+	default:
+		add("kafka.sasl.mechanism", "unknown mechanism %q (want %s, %s or %s)", s.Mechanism, SASLPlain, SASLScramSHA256, SASLScramSHA512)
+	}
 	if u := c.DB.URL.Reveal(); u != "" && !hasAnyPrefix(u, "postgres://", "postgresql://", "sqlite:", "file:") {
-		add("db.url: must start with postgres://, postgresql://, sqlite: or file: (got a %q URL)", scheme(u))
+		add("db.url", "must start with postgres://, postgresql://, sqlite: or file: (got a %q URL)", scheme(u))
 	}
-	if c.Dispatch.RepeatWindow <= 0 {
-		add("dispatch.repeat_window: must be positive")
+	if c.DB.Password != "" {
+		u, err := url.Parse(c.DB.URL.Reveal())
+		switch {
+		case !hasAnyPrefix(c.DB.URL.Reveal(), "postgres://", "postgresql://"):
+			add("db.password", "only for a postgres:// db.url")
+		case err != nil || u.User == nil || u.User.Username() == "":
+			add("db.password", "db.url must name a user (postgres://USER@host/db)")
+		default:
+			if _, has := u.User.Password(); has {
+				add("db.password", "db.url already carries a password")
+			}
+		}
 	}
-	if c.Dispatch.ClockInterval <= 0 {
-		add("dispatch.clock_interval: must be positive")
-	}
-	if c.Dispatch.RemindBefore < 0 {
-		add("dispatch.remind_before: must not be negative")
-	}
+	durationIn("dispatch.repeat_window", c.Dispatch.RepeatWindow, time.Minute, 366*24*time.Hour)
+	durationIn("dispatch.clock_interval", c.Dispatch.ClockInterval, time.Second, time.Hour)
+	durationIn("dispatch.remind_before", c.Dispatch.RemindBefore, 0, 30*24*time.Hour)
 	seenDept := map[string]bool{}
 	for i, d := range c.Dispatch.Departments {
 		where := fmt.Sprintf("dispatch.departments[%d]", i)
 		if d.ID == "" {
-			add("%s.id: must not be empty", where)
+			add(where+".id", "must not be empty")
 		}
 		if seenDept[d.ID] {
-			add("%s.id: %q given twice", where, d.ID)
+			add(where+".id", "%q given twice", d.ID)
 		}
 		seenDept[d.ID] = true
 		if len(d.Token.Reveal()) < 16 {
-			add("%s.token: must be at least 16 characters (set it in the file or MSB_DEPARTMENT_<ID>_TOKEN[_FILE])", where)
+			add(where+".token", "must be at least 16 characters (set it in the file or MSB_DEPARTMENT_<ID>_TOKEN[_FILE])")
 		}
 	}
 	seenSrc := map[string]bool{}
 	for i, s := range c.Sources {
-		where := fmt.Sprintf("sources[%d]", i)
+		key := fmt.Sprintf("sources[%d]", i)
+		where := key
 		if s.Name != "" {
 			where = fmt.Sprintf("sources[%q]", s.Name)
 		}
+		field := func(f, format string, args ...any) { addAs(key+"."+f, where+"."+f, format, args...) }
 		if s.Name == "" {
-			add("%s.name: must not be empty", where)
+			field("name", "must not be empty")
 		}
 		if seenSrc[s.Name] {
-			add("%s.name: given twice", where)
+			field("name", "given twice")
 		}
 		seenSrc[s.Name] = true
-		if s.Interval < 0 {
-			add("%s.interval: must not be negative", where)
+		if s.Interval != 0 && (s.Interval.D() < minPollInterval || s.Interval.D() > maxPollInterval) {
+			field("interval", "%s is out of range (%s to %s; 0 for the default)", s.Interval, Duration(minPollInterval), Duration(maxPollInterval))
 		}
-		need := func(field, val string) {
+		need := func(f, val string) {
 			if val == "" {
-				add("%s.%s: required for type %q", where, field, s.Type)
+				field(f, "required for type %q", s.Type)
 			}
 		}
 		switch s.Type {
@@ -467,10 +748,10 @@ func (c *Config) Validate() error {
 			}
 			for _, e := range s.Endpoints {
 				if e != "mentions" && e != "search_topics" {
-					add("%s.endpoints: unknown endpoint %q (want mentions, search_topics)", where, e)
+					field("endpoints", "unknown endpoint %q (want mentions, search_topics)", e)
 				}
 				if e == "search_topics" && s.Topic == "" {
-					add("%s.topic: required for endpoint search_topics", where)
+					field("topic", "required for endpoint search_topics")
 				}
 			}
 		case SourceWeChat:
@@ -481,20 +762,20 @@ func (c *Config) Validate() error {
 				need("app_secret", s.AppSecret.Reveal())
 			}
 		case "":
-			add("%s.type: required (one of replay, weibo-mobile, weibo-open, wechat-miniprogram)", where)
+			field("type", "required (one of replay, weibo-mobile, weibo-open, wechat-miniprogram)")
 		default:
-			add("%s.type: unknown source type %q (want replay, weibo-mobile, weibo-open, wechat-miniprogram)", where, s.Type)
+			field("type", "unknown source type %q (want replay, weibo-mobile, weibo-open, wechat-miniprogram)", s.Type)
 		}
 	}
 	if w := c.Replies.Weibo; w.Enabled && !c.Demo && w.AccessToken == "" {
-		add("replies.weibo.access_token: required when replies.weibo.enabled")
+		add("replies.weibo.access_token", "required when replies.weibo.enabled")
 	}
 	if w := c.Replies.WeChat; w.Enabled && !c.Demo {
 		if w.AppID == "" || w.AppSecret == "" {
-			add("replies.wechat.app_id, replies.wechat.app_secret: required when replies.wechat.enabled")
+			addAs("replies.wechat", "replies.wechat.app_id, replies.wechat.app_secret", "required when replies.wechat.enabled")
 		}
 		if w.TemplateID == "" {
-			add("replies.wechat.template_id: required when replies.wechat.enabled")
+			add("replies.wechat.template_id", "required when replies.wechat.enabled")
 		}
 	}
 	if len(p) > 0 {
@@ -502,6 +783,65 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// checkAddress checks a host:port address whose port is at least minPort.
+func checkAddress(addr string, minPort int) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < minPort || n > 65535 {
+		return fmt.Sprintf("%q: port must be a number from %d to 65535", addr, minPort)
+	}
+	return ""
+}
+
+// TLSConfig is the TLS configuration for the brokers, or nil when
+// kafka.tls.enabled is false. It reads the CA, certificate and key files.
+func (k Kafka) TLSConfig() (*tls.Config, error) {
+	c, key, err := k.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return c, nil
+}
+
+// tlsConfig is TLSConfig with the setting that is at fault.
+func (k Kafka) tlsConfig() (*tls.Config, string, error) {
+	t := k.TLS
+	if !t.Enabled {
+		return nil, "", nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, "kafka.tls.ca_file", fmt.Errorf("cannot read %q: %v", t.CAFile, unwrapPath(err))
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, "kafka.tls.ca_file", fmt.Errorf("%q holds no PEM certificate", t.CAFile)
+		}
+	}
+	switch {
+	case t.CertFile == "" && t.KeyFile == "":
+	case t.CertFile == "":
+		return nil, "kafka.tls.cert_file", errors.New("required with kafka.tls.key_file")
+	case t.KeyFile == "":
+		return nil, "kafka.tls.key_file", errors.New("required with kafka.tls.cert_file")
+	default:
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, "kafka.tls.cert_file", fmt.Errorf("cannot load %q with key %q: %v", t.CertFile, t.KeyFile, unwrapPath(err))
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, "", nil
+}
+
+// ReplayExamples reports whether the example posts are to be replayed: with
+// no sources configured, not in demo mode, and examples on.
+func (c *Config) ReplayExamples() bool { return c.Examples && len(c.Sources) == 0 && !c.Demo }
 
 // CheckDataDir makes sure the data directory exists and is writable.
 func (c *Config) CheckDataDir() error {
@@ -526,9 +866,16 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// DBURL is the store URL, defaulting to the SQLite file in the data directory.
+// DBURL is the store URL, defaulting to the SQLite file in the data
+// directory, with db.password put in.
 func (c *Config) DBURL() string {
 	if u := c.DB.URL.Reveal(); u != "" {
+		if p := c.DB.Password.Reveal(); p != "" {
+			if pu, err := url.Parse(u); err == nil && pu.User != nil {
+				pu.User = url.UserPassword(pu.User.Username(), p)
+				return pu.String()
+			}
+		}
 		return u
 	}
 	return "sqlite:" + filepath.Join(c.DataDir, "mashangban.db")

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,18 +10,24 @@ import (
 
 // Parse builds the configuration for a command: defaults, then the file named
 // by --config (if any), then the environment, then the flags that were given.
-// It validates the result. Remaining positional arguments are returned.
+// It validates the result and reports every problem of the file, the
+// environment and the whole at once. Remaining positional arguments are
+// returned.
 func Parse(name string, args []string, lookup func(string) (string, bool), stderr io.Writer) (Config, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		file, dataDir, roles, brokers, dbURL, rulesDir, listen, logLevel, logFormat string
-		migrate, demo                                                               bool
+		saslMechanism, saslUsername                                                 string
+		migrate, demo, kafkaTLS                                                     bool
 	)
 	fs.StringVar(&file, "config", "", "YAML configuration file")
 	fs.StringVar(&dataDir, "data.dir", "", "data directory for the embedded default (SQLite file, in-process log, rules)")
 	fs.StringVar(&roles, "roles", "", "comma-separated stages to run: ingest,classify,dispatch")
 	fs.StringVar(&brokers, "kafka.brokers", "", "comma-separated Kafka brokers (host:port); empty: in-process log")
+	fs.BoolVar(&kafkaTLS, "kafka.tls", false, "connect to the Kafka brokers with TLS")
+	fs.StringVar(&saslMechanism, "kafka.sasl.mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (password from MSB_KAFKA_SASL_PASSWORD[_FILE])")
+	fs.StringVar(&saslUsername, "kafka.sasl.username", "", "Kafka SASL user name")
 	fs.StringVar(&dbURL, "db.url", "", "database URL: postgres://... or sqlite:PATH; empty: SQLite in the data dir")
 	fs.BoolVar(&migrate, "db.migrate", false, "migrate an old database schema at start instead of refusing it")
 	fs.StringVar(&rulesDir, "rules.dir", "", "directory of routing rule files; empty: <data.dir>/rules")
@@ -36,15 +43,25 @@ func Parse(name string, args []string, lookup func(string) (string, bool), stder
 	if file == "" {
 		file, _ = lookup("MSB_CONFIG")
 	}
+	var problems []string
 	if file != "" {
-		if err := LoadFile(file, &c); err != nil {
+		p, err := loadFile(file, &c)
+		if err != nil {
 			return Config{}, nil, err
 		}
+		problems = append(problems, p...)
 	}
 	if err := ApplyEnv(&c, lookup); err != nil {
-		return Config{}, nil, err
+		var ce *Error
+		if !errors.As(err, &ce) {
+			return Config{}, nil, err
+		}
+		problems = append(problems, ce.Problems...)
 	}
 	fs.Visit(func(f *flag.Flag) {
+		if key, ok := flagKeys[f.Name]; ok {
+			c.setOrigin(key, "--"+f.Name)
+		}
 		switch f.Name {
 		case "data.dir":
 			c.DataDir = dataDir
@@ -52,6 +69,12 @@ func Parse(name string, args []string, lookup func(string) (string, bool), stder
 			c.Roles = splitList(roles)
 		case "kafka.brokers":
 			c.Kafka.Brokers = splitList(brokers)
+		case "kafka.tls":
+			c.Kafka.TLS.Enabled = kafkaTLS
+		case "kafka.sasl.mechanism":
+			c.Kafka.SASL.Mechanism = saslMechanism
+		case "kafka.sasl.username":
+			c.Kafka.SASL.Username = saslUsername
 		case "db.url":
 			c.DB.URL = Secret(dbURL)
 		case "db.migrate":
@@ -68,10 +91,28 @@ func Parse(name string, args []string, lookup func(string) (string, bool), stder
 			c.Demo = demo
 		}
 	})
+	if _, set := c.origins["examples"]; !set && c.DB.URL != "" {
+		c.Examples = false
+	}
 	if err := c.Validate(); err != nil {
-		return Config{}, nil, err
+		var ce *Error
+		if !errors.As(err, &ce) {
+			return Config{}, nil, err
+		}
+		problems = append(problems, ce.Problems...)
+	}
+	if len(problems) > 0 {
+		return Config{}, nil, &Error{Problems: problems}
 	}
 	return c, fs.Args(), nil
+}
+
+// flagKeys are the settings the flags set.
+var flagKeys = map[string]string{
+	"data.dir": "data_dir", "roles": "roles", "kafka.brokers": "kafka.brokers", "kafka.tls": "kafka.tls.enabled",
+	"kafka.sasl.mechanism": "kafka.sasl.mechanism", "kafka.sasl.username": "kafka.sasl.username",
+	"db.url": "db.url", "db.migrate": "db.migrate", "rules.dir": "rules.dir", "http.listen": "http.listen",
+	"log.level": "log.level", "log.format": "log.format", "demo": "demo",
 }
 
 // Describe renders the effective configuration for the log, secrets redacted.
@@ -79,9 +120,18 @@ func (c Config) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "data_dir=%s roles=%s db=%s rules=%s http=%s", c.DataDir, strings.Join(c.Roles, ","), redactURL(c.DBURL()), c.RulesDir(), c.HTTP.Listen)
 	if len(c.Kafka.Brokers) > 0 {
-		fmt.Fprintf(&b, " kafka=%s", strings.Join(c.Kafka.Brokers, ","))
+		fmt.Fprintf(&b, " kafka=%s session_timeout=%s", strings.Join(c.Kafka.Brokers, ","), c.Kafka.SessionTimeout)
+		if c.Kafka.TLS.Enabled {
+			b.WriteString(" kafka_tls=on")
+		}
+		if s := c.Kafka.SASL; s.Mechanism != "" {
+			fmt.Fprintf(&b, " kafka_sasl=%s kafka_user=%s", s.Mechanism, s.Username)
+		}
 	} else {
 		b.WriteString(" log=in-process")
+	}
+	if c.ReplayExamples() {
+		b.WriteString(" sources=examples")
 	}
 	return b.String()
 }

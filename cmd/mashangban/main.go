@@ -1,11 +1,12 @@
 // Command mashangban runs the "马上办" citizen-request daemon and its tools.
 //
-//	mashangban run       run the daemon (embedded default with no configuration)
-//	mashangban migrate   bring the database schema up to date
-//	mashangban rules     check, test and explain routing rule files
-//	mashangban train     train the learned fallback model
-//	mashangban eval      measure the classifier on a labelled file
-//	mashangban report    the weekly report per department
+//	mashangban run          run the daemon (embedded default with no configuration)
+//	mashangban migrate      bring the database schema up to date
+//	mashangban rules        check, test and explain routing rule files
+//	mashangban train        train the learned fallback model
+//	mashangban eval         measure the classifier on a labelled file
+//	mashangban report       the weekly report per department
+//	mashangban healthcheck  ask a running daemon whether it is ready (container health check)
 package main
 
 import (
@@ -24,13 +25,14 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"run":     {"run the daemon", runCmd},
-	"migrate": {"bring the database schema up to date", migrateCmd},
-	"version": {"print the version", versionCmd},
-	"rules":   {"check, test and explain routing rule files", rulesCmd},
-	"train":   {"train the learned fallback model from labelled JSON Lines", trainCmd},
-	"eval":    {"measure the classifier on a labelled JSON Lines file", evalCmd},
-	"report":  {"the weekly report per department (CSV or Markdown)", reportCmd},
+	"run":         {"run the daemon", runCmd},
+	"migrate":     {"bring the database schema up to date", migrateCmd},
+	"version":     {"print the version", versionCmd},
+	"rules":       {"check, test and explain routing rule files", rulesCmd},
+	"train":       {"train the learned fallback model from labelled JSON Lines", trainCmd},
+	"eval":        {"measure the classifier on a labelled JSON Lines file", evalCmd},
+	"report":      {"the weekly report per department (CSV or Markdown)", reportCmd},
+	"healthcheck": {"ask a running daemon whether it is ready (exit 0) or not (exit 1)", healthcheckCmd},
 }
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -68,7 +70,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'mashangban COMMAND -h' for a command's flags.")
 }

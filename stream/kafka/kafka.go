@@ -11,6 +11,14 @@
 // returned nil; a failing message is handed to the handler again after a
 // backoff and the reader does not move past it.
 //
+// Consumer group timings default to a 1 s heartbeat and a 10 s session and
+// rebalance timeout, so a member that died without leaving the group (kill
+// -9, a lost machine) holds its partitions for about 10 s, not kafka-go's 30.
+//
+// Connections can use TLS and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), as
+// managed Kafka services require; the client, the writer and every reader
+// share one TLS configuration and one mechanism.
+//
 // Topics are named TopicPrefix + name ("mashangban.posts") and created on
 // first use with the configured partitions and replication factor. It is not
 // a general Kafka client: no other admin operations, no transactions.
@@ -18,6 +26,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +36,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/mashangban/mashangban/stream"
 	"github.com/mashangban/mashangban/stream/internal/metrics"
@@ -43,7 +55,40 @@ const (
 	DefaultMaxMessageBytes = 1 << 20
 	DefaultTimeout         = 10 * time.Second
 	DefaultFetchMaxWait    = 500 * time.Millisecond
+	// The session timeout is how long the coordinator keeps a member that
+	// stopped heartbeating, and so how long a killed consumer's partitions
+	// go unread. Kafka's default group.min.session.timeout.ms is 6 s.
+	DefaultSessionTimeout    = 10 * time.Second
+	DefaultHeartbeatInterval = time.Second
+	DefaultRebalanceTimeout  = 10 * time.Second
 )
+
+// SASL mechanisms.
+const (
+	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
+	SASLScramSHA512 = "SCRAM-SHA-512"
+)
+
+// SASL authenticates to the brokers.
+type SASL struct {
+	Mechanism string // SASLPlain, SASLScramSHA256 or SASLScramSHA512
+	Username  string
+	Password  string
+}
+
+func (s *SASL) mechanism() (sasl.Mechanism, error) {
+	switch s.Mechanism {
+	case SASLPlain:
+		return plain.Mechanism{Username: s.Username, Password: s.Password}, nil
+	case SASLScramSHA256:
+		return scram.Mechanism(scram.SHA256, s.Username, s.Password)
+	case SASLScramSHA512:
+		return scram.Mechanism(scram.SHA512, s.Username, s.Password)
+	default:
+		return nil, fmt.Errorf("unknown SASL mechanism %q (want %s, %s or %s)", s.Mechanism, SASLPlain, SASLScramSHA256, SASLScramSHA512)
+	}
+}
 
 // Options configure a Log.
 type Options struct {
@@ -76,9 +121,15 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait before a message whose
 	// handler failed is delivered again (defaults 100ms and 5s).
 	MinBackoff, MaxBackoff time.Duration
-	// Consumer group timings; zero keeps kafka-go's defaults (3s, 30s, 30s, 5s).
+	// Consumer group timings (defaults 1s, 10s, 10s, and kafka-go's 5s). The
+	// brokers' group.min.session.timeout.ms and group.max.session.timeout.ms
+	// bound SessionTimeout; HeartbeatInterval should be at most a third of it.
 	HeartbeatInterval, SessionTimeout, RebalanceTimeout, JoinGroupBackoff time.Duration
-	Logger                                                                *slog.Logger
+	// TLS, if not nil, encrypts every connection to the brokers.
+	TLS *tls.Config
+	// SASL, if not nil, authenticates every connection to the brokers.
+	SASL   *SASL
+	Logger *slog.Logger
 	// Registerer receives the mashangban_stream_* metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
@@ -135,8 +186,25 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
+	if opts.SessionTimeout <= 0 {
+		opts.SessionTimeout = DefaultSessionTimeout
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = min(DefaultHeartbeatInterval, opts.SessionTimeout/3)
+	}
+	if opts.RebalanceTimeout <= 0 {
+		opts.RebalanceTimeout = DefaultRebalanceTimeout
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	var mechanism sasl.Mechanism
+	if opts.SASL != nil {
+		m, err := opts.SASL.mechanism()
+		if err != nil {
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
+		mechanism = m
 	}
 	for _, t := range opts.Topics {
 		if err := names.Topic(t); err != nil {
@@ -147,7 +215,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		}
 	}
 	logger := opts.Logger.With("component", "kafka")
-	transport := &kafkago.Transport{ClientID: opts.ClientID, DialTimeout: opts.Timeout}
+	transport := &kafkago.Transport{ClientID: opts.ClientID, DialTimeout: opts.Timeout, TLS: opts.TLS, SASL: mechanism}
 	l := &Log{
 		opts:      opts,
 		backoff:   retry.Backoff{Min: opts.MinBackoff, Max: opts.MaxBackoff}.WithDefaults(),
@@ -167,11 +235,17 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 			Logger:       kafkaLogger(logger, slog.LevelDebug),
 			ErrorLogger:  kafkaLogger(logger, slog.LevelDebug),
 		},
-		dialer:  &kafkago.Dialer{ClientID: opts.ClientID, Timeout: opts.Timeout, DualStack: true},
+		dialer:  &kafkago.Dialer{ClientID: opts.ClientID, Timeout: opts.Timeout, DualStack: true, TLS: opts.TLS, SASLMechanism: mechanism},
 		created: make(map[string]bool),
 		done:    make(chan struct{}),
 	}
-	if err := l.ensureTopics(ctx, opts.Topics...); err != nil {
+	// kafka-go's client reports a failed TLS handshake or SASL exchange as
+	// "Broker Not Available"; the dialer says what went wrong.
+	err := l.Ping(ctx)
+	if err == nil {
+		err = l.ensureTopics(ctx, opts.Topics...)
+	}
+	if err != nil {
 		l.writer.Close()
 		transport.CloseIdleConnections()
 		return nil, err

@@ -572,7 +572,7 @@ func splitList(v string) []string {
 // Bounds of durations. Outside them a setting is a mistake (a unit left
 // off, "1ms" for "1m") rather than a choice.
 const (
-	minPollInterval = time.Second
+	minPollInterval = 50 * time.Millisecond
 	maxPollInterval = 24 * time.Hour
 	maxKafkaTimeout = 30 * time.Minute
 )

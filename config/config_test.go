@@ -169,7 +169,7 @@ func TestBadConfiguration(t *testing.T) {
 		{name: "repeat window of years", file: "dispatch: {repeat_window: 100000h}\n", want: []string{"dispatch.repeat_window: 100000h is out of range"}},
 		{name: "negative remind before", file: "dispatch: {remind_before: -1h}\n", want: []string{"dispatch.remind_before: -1h is out of range"}},
 		{name: "poll interval too short", file: "sources:\n  - {name: r, type: replay, file: p.jsonl, interval: 10ms}\n",
-			want: []string{`FILE:2:54: sources["r"].interval: 10ms is out of range (1s to 24h; 0 for the default)`}},
+			want: []string{`FILE:2:54: sources["r"].interval: 10ms is out of range (50ms to 24h; 0 for the default)`}},
 
 		// Kafka TLS and SASL.
 		{name: "tls file without tls", file: "kafka: {tls: {ca_file: /etc/ca.pem}}\n", want: []string{"kafka.tls.ca_file: set, but kafka.tls.enabled is false"}},

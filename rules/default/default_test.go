@@ -18,7 +18,7 @@ func TestDefaultRules(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no rule tests: %v", err)
 	}
-	rep, err := classify.RunTestFiles(context.Background(), files, nil, nil)
+	rep, err := classify.RunTestFiles(context.Background(), files, classify.TestOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

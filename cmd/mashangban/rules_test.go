@@ -256,3 +256,55 @@ tests:
 		t.Errorf("no model: exit %d\n%s", code, out2)
 	}
 }
+
+// TestEvalRoutes: --routes lists each route with the posts it decided and
+// how many were right, the worst first, and what the wrong ones were.
+func TestEvalRoutes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "labelled.jsonl")
+	var b bytes.Buffer
+	for _, rec := range []map[string]string{
+		{"text": "阳湖花园门口路灯不亮", "category": "环境保护"},
+		{"text": "阳湖花园楼道路灯不亮了", "category": "城乡建设"},
+		{"text": "东方城二区门口路灯坏了", "category": "城乡建设"},
+		{"text": "阳湖花园楼道煤气味很重", "category": "城乡建设"},
+	} {
+		line, _ := json.Marshal(rec)
+		b.Write(append(line, '\n'))
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := evalCmd(context.Background(), []string{"--rules.dir", fixtureRules, "--routes", path}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	list := out.String()[strings.Index(out.String(), "routes, worst first"):]
+	lines := strings.Split(strings.TrimSpace(list), "\n")[1:]
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^  雨山区路灯\s+2\s+1\s+50\.0%  环境保护 1$`),
+		regexp.MustCompile(`^  燃气泄漏\s+1\s+1\s+100\.0%\s*$`),
+		regexp.MustCompile(`^  路灯\s+1\s+1\s+100\.0%\s*$`),
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("route lines:\n%s", list)
+	}
+	for i, re := range want {
+		if !re.MatchString(lines[i]) {
+			t.Errorf("line %d = %q, want %s", i, lines[i], re)
+		}
+	}
+	out.Reset()
+	if code := evalCmd(context.Background(), []string{"--rules.dir", fixtureRules, "--routes", "--json", path}, &out, &errb); code != 0 {
+		t.Fatalf("--json exit %d", code)
+	}
+	var res struct {
+		Routes []struct {
+			Route   string `json:"route"`
+			Decided int    `json:"decided"`
+			Right   int    `json:"right"`
+		} `json:"routes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res.Routes) != 3 || res.Routes[0].Route != "雨山区路灯" || res.Routes[0].Decided != 2 || res.Routes[0].Right != 1 {
+		t.Errorf("--json routes: %v %+v", err, res)
+	}
+}

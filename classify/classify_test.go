@@ -89,7 +89,7 @@ func ids(ds []model.Department) []string {
 }
 
 func TestRuleTestFiles(t *testing.T) {
-	rep, err := RunTestFiles(context.Background(), []string{"testdata/rules/rules_test.yaml"}, nil, testSeg)
+	rep, err := RunTestFiles(context.Background(), []string{"testdata/rules/rules_test.yaml"}, TestOptions{NewSegmenter: testSeg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestRuleTestFiles(t *testing.T) {
 }
 
 func TestRuleTestRunnerReportsFailures(t *testing.T) {
-	rep, err := RunTestFiles(context.Background(), []string{"testdata/failing_test.yaml"}, nil, testSeg)
+	rep, err := RunTestFiles(context.Background(), []string{"testdata/failing_test.yaml"}, TestOptions{NewSegmenter: testSeg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestRuleTestRunnerReportsFailures(t *testing.T) {
 		t.Errorf("case pos = %v", f.Case.Pos)
 	}
 	// --run selects cases by name.
-	rep, err = RunTestFiles(context.Background(), []string{"testdata/failing_test.yaml"}, regexp.MustCompile("^pass"), testSeg)
+	rep, err = RunTestFiles(context.Background(), []string{"testdata/failing_test.yaml"}, TestOptions{Run: regexp.MustCompile("^pass"), NewSegmenter: testSeg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,15 +233,19 @@ func TestModelFallback(t *testing.T) {
 		"奇怪": pred("外星人", 0.99),
 		"路灯": pred("环境保护", 0.97),
 	}
-	withModel := func(override float64) func(*rules.RuleSet) {
+	withModel := func(override float64, certain bool) func(*rules.RuleSet) {
 		return func(rs *rules.RuleSet) {
 			rs.Model = &rules.ModelRef{File: "fake", Threshold: 0.6, Override: override}
+			for i := range rs.Routes {
+				rs.Routes[i].Certain = certain
+			}
 		}
 	}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name     string
 		override float64
+		certain  bool // every route marked certain
 		text     string
 		lead     string
 		category string
@@ -254,10 +258,11 @@ func TestModelFallback(t *testing.T) {
 		{name: "unmapped label is the fallback", text: "阳湖花园奇怪的事", category: "unsorted", by: "人工分拣", triage: ReasonNoRoute},
 		{name: "route wins without override", text: "阳湖花园路灯坏了", lead: "ys.gov", category: "light", by: "路灯"},
 		{name: "confident model overrules another group", override: 0.9, text: "阳湖花园路灯坏了", lead: "sthjj", category: "environment", by: "model"},
+		{name: "certain route is never overruled", override: 0.9, certain: true, text: "阳湖花园路灯坏了", lead: "ys.gov", category: "light", by: "路灯"},
 		{name: "same group keeps the route", override: 0.5, text: "阳湖花园门口路灯和垃圾", lead: "ys.gov", category: "light", by: "路灯"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := testEngine(t, fm, withModel(tc.override))
+			e := testEngine(t, fm, withModel(tc.override, tc.certain))
 			d := e.Classify(ctx, model.Post{Text: tc.text})
 			lead := ""
 			if d.Lead != nil {
@@ -276,7 +281,7 @@ func TestModelFallback(t *testing.T) {
 				t.Errorf("triage %v %q, want %q", d.Triage, d.TriageReason, tc.triage)
 			}
 			// The model is consulted when no route matched or when it may overrule one.
-			consulted := len(d.Explanation.Routes) == 0 || tc.override > 0
+			consulted := len(d.Explanation.Routes) == 0 || (tc.override > 0 && !tc.certain)
 			if (d.Explanation.Model != nil) != consulted || d.ModelVersion != "fake:1" {
 				t.Errorf("model explanation %+v version %q, consulted want %v", d.Explanation.Model, d.ModelVersion, consulted)
 			}

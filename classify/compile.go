@@ -57,6 +57,7 @@ type route struct {
 	re        *regexp.Regexp
 	districts []string
 	cont      bool
+	certain   bool // the model's override never overrules it
 	priority  model.Priority
 	sla       *model.SLA
 	category  string
@@ -140,6 +141,7 @@ func Compile(rs *rules.RuleSet, pred Predictor) (*Tree, error) {
 			phrases:   make([]string, 0, len(r.Match.Phrases)),
 			districts: r.Districts,
 			cont:      r.Continue,
+			certain:   r.Certain,
 			priority:  model.Priority(r.Priority),
 			category:  r.Category,
 		}

@@ -231,8 +231,10 @@ func (e *Engine) decide(p model.Post, trace bool) (model.Decision, *Trace) {
 		done = !r.cont
 	}
 
+	// The model is asked when no route matched, or when it may overrule
+	// the route that leads: never a certain one.
 	var pr *Prediction
-	if t.model != nil && (len(matched) == 0 || t.model.override > 0) {
+	if t.model != nil && (len(matched) == 0 || (t.model.override > 0 && !matched[0].certain)) {
 		p := t.model.p.Predict(tokens, text)
 		pr = &p
 		ms := &model.ModelScore{Label: p.Label, Score: p.Confidence, Version: t.model.version, Top: map[string]float64{}}
@@ -278,11 +280,14 @@ func (e *Engine) decide(p model.Post, trace bool) (model.Decision, *Trace) {
 }
 
 // overrides says whether a model answer overrules the first matched
-// route: at least as confident as both the override and the triage
-// threshold, mapped to a category, and in a different top-level group than
-// the route's.
+// route: the route is not certain, and the answer is at least as confident
+// as both the override and the triage threshold, mapped to a category, and
+// in a different top-level group than the route's.
 func (e *Engine) overrides(pr Prediction, r *route) bool {
 	t := e.tree
+	if r.certain {
+		return false
+	}
 	// Below its own threshold the model could only send the post to
 	// triage; a route's answer is better than none.
 	if t.model.override <= 0 || pr.Confidence < max(t.model.override, t.model.threshold) {

@@ -51,7 +51,7 @@ func WriteExplain(w io.Writer, d model.Decision, tr *Trace) error {
 	b.WriteString("routes:\n")
 	nameWidth := 0
 	for _, r := range tr.Routes {
-		nameWidth = max(nameWidth, displayWidth(r.Name))
+		nameWidth = max(nameWidth, DisplayWidth(r.Name))
 	}
 	for _, r := range tr.Routes {
 		mark := "-"
@@ -65,7 +65,7 @@ func WriteExplain(w io.Writer, d model.Decision, tr *Trace) error {
 		if why == "" && !r.Tried {
 			why = "not tried"
 		}
-		pad := strings.Repeat(" ", nameWidth-displayWidth(r.Name)+2)
+		pad := strings.Repeat(" ", nameWidth-DisplayWidth(r.Name)+2)
 		fmt.Fprintf(&b, "  %s %s%s%s\n", mark, r.Name, pad, why)
 	}
 	if tr.Overridden != "" {
@@ -119,9 +119,9 @@ func WriteExplain(w io.Writer, d model.Decision, tr *Trace) error {
 	return err
 }
 
-// displayWidth is how many terminal columns s takes: Chinese characters and
+// DisplayWidth is how many terminal columns s takes: Chinese characters and
 // full-width forms take two.
-func displayWidth(s string) int {
+func DisplayWidth(s string) int {
 	w := 0
 	for _, r := range s {
 		switch {

@@ -11,10 +11,13 @@ import (
 	"github.com/mashangban/mashangban/rules"
 )
 
-// TestResult is one rule test case's outcome.
+// TestResult is one rule test case's outcome in one run.
 type TestResult struct {
-	File     string
-	Case     rules.TestCase
+	File string
+	Case rules.TestCase
+	// Model is the version of the model loaded for this run, "" for the
+	// rules alone.
+	Model    string
 	Decision model.Decision
 	// Failures are the expectations not met, "what: expected X, got Y".
 	Failures []string
@@ -25,21 +28,41 @@ type TestReport struct {
 	Results []TestResult
 	Passed  int
 	Failed  int
-	// Unreached are routes, per rule set, that no test case matched.
+	// Models are the versions of the models the cases also ran with.
+	Models []string
+	// Unreached are routes, per rule set, that no test case matched with
+	// the rules alone.
 	Unreached []string
 }
 
+// TestOptions configure RunTestFiles.
+type TestOptions struct {
+	// Run, if set, selects the cases whose name it matches.
+	Run *regexp.Regexp
+	// NewSegmenter builds segmenters (nil: SharedSegmenter()).
+	NewSegmenter func([]string) (Segmenter, error)
+	// ModelFile, ModelThreshold and ModelOverride name the model for the
+	// second run as in Options; without ModelFile the rule set's model
+	// section decides.
+	ModelFile      string
+	ModelThreshold float64
+	ModelOverride  float64
+}
+
 // RunTestFiles runs rule test files with the daemon's own loader and
-// engine. Cases whose name does not match run (if non-nil) are skipped.
-// Rules are loaded without the model so that tests pin the rules down;
-// newSeg builds segmenters (nil: SharedSegmenter()).
-func RunTestFiles(ctx context.Context, paths []string, run *regexp.Regexp, newSeg func([]string) (Segmenter, error)) (*TestReport, error) {
+// engine. Every case runs with the rules alone, which pins the rules down,
+// and, when a model is configured (the rule set's model section or
+// o.ModelFile), once more with the model loaded: a route the model's
+// override may overrule fails there unless it is certain or the model
+// agrees. In that run the case's with_model expectations replace its own.
+func RunTestFiles(ctx context.Context, paths []string, o TestOptions) (*TestReport, error) {
+	newSeg := o.NewSegmenter
 	if newSeg == nil {
 		newSeg = SharedSegmenter()
 	}
 	rep := &TestReport{}
 	type ruleSet struct {
-		e       *Engine
+		engines []*Engine // rules alone, then with the model if configured
 		reached map[string]bool
 	}
 	sets := map[string]*ruleSet{}
@@ -50,18 +73,29 @@ func RunTestFiles(ctx context.Context, paths []string, run *regexp.Regexp, newSe
 			return nil, err
 		}
 		key := strings.Join(tf.RuleFiles, "\x00")
-		rsEntry, ok := sets[key]
+		set, ok := sets[key]
 		if !ok {
 			e, err := Build(ctx, Options{RuleFiles: tf.RuleFiles, NoModel: true, NewSegmenter: newSeg})
 			if err != nil {
 				return nil, fmt.Errorf("%s: rule_files: %w", p, err)
 			}
-			rsEntry = &ruleSet{e: e, reached: map[string]bool{}}
-			sets[key] = rsEntry
+			set = &ruleSet{engines: []*Engine{e}, reached: map[string]bool{}}
+			if o.ModelFile != "" || e.tree.rs.Model != nil {
+				em, err := Build(ctx, Options{RuleFiles: tf.RuleFiles, NewSegmenter: newSeg,
+					ModelFile: o.ModelFile, ModelThreshold: o.ModelThreshold, ModelOverride: o.ModelOverride})
+				if err != nil {
+					return nil, fmt.Errorf("%s: rule_files with the model: %w", p, err)
+				}
+				set.engines = append(set.engines, em)
+				if v := em.ModelVersion(); !slices.Contains(rep.Models, v) {
+					rep.Models = append(rep.Models, v)
+				}
+			}
+			sets[key] = set
 			order = append(order, key)
 		}
 		for i, tc := range tf.Tests {
-			if run != nil && !run.MatchString(tc.Name) {
+			if o.Run != nil && !o.Run.MatchString(tc.Name) {
 				continue
 			}
 			post := model.Post{ID: fmt.Sprintf("test:%d", i+1), Channel: model.ChannelWeibo, Text: tc.Text, Region: tc.Region}
@@ -71,22 +105,29 @@ func RunTestFiles(ctx context.Context, paths []string, run *regexp.Regexp, newSe
 			if tc.Geo != nil {
 				post.Geo = &model.Geo{Lat: tc.Geo.Lat, Lon: tc.Geo.Lon, System: tc.Geo.System}
 			}
-			d := rsEntry.e.Classify(ctx, post)
-			for _, r := range d.Explanation.Routes {
-				rsEntry.reached[r.Name] = true
+			for run, e := range set.engines {
+				d := e.Classify(ctx, post)
+				x := tc.Expect
+				if run == 0 {
+					for _, r := range d.Explanation.Routes {
+						set.reached[r.Name] = true
+					}
+				} else {
+					x = x.Merge(tc.WithModel)
+				}
+				res := TestResult{File: p, Case: tc, Model: e.ModelVersion(), Decision: d, Failures: CheckExpect(x, d, e.tree.fallback.Name)}
+				if len(res.Failures) == 0 {
+					rep.Passed++
+				} else {
+					rep.Failed++
+				}
+				rep.Results = append(rep.Results, res)
 			}
-			res := TestResult{File: p, Case: tc, Decision: d, Failures: CheckExpect(tc.Expect, d, rsEntry.e.tree.fallback.Name)}
-			if len(res.Failures) == 0 {
-				rep.Passed++
-			} else {
-				rep.Failed++
-			}
-			rep.Results = append(rep.Results, res)
 		}
 	}
 	for _, k := range order {
 		s := sets[k]
-		for _, name := range s.e.tree.Routes() {
+		for _, name := range s.engines[0].tree.Routes() {
 			if !s.reached[name] {
 				rep.Unreached = append(rep.Unreached, name)
 			}

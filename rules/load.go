@@ -467,7 +467,7 @@ func (l *loader) category(n *yaml.Node) {
 
 func (l *loader) route(n *yaml.Node) {
 	d := l.d
-	m := d.mapping(n, "route", "name", "match", "districts", "continue", "priority", "sla", "category", "assign")
+	m := d.mapping(n, "route", "name", "match", "districts", "continue", "certain", "priority", "sla", "category", "assign")
 	if m == nil {
 		return
 	}
@@ -495,6 +495,9 @@ func (l *loader) route(n *yaml.Node) {
 	}
 	if f, ok := m["continue"]; ok {
 		r.Continue = d.boolean(f.val, what+": continue")
+	}
+	if f, ok := m["certain"]; ok {
+		r.Certain = d.boolean(f.val, what+": certain")
 	}
 	if f, ok := m["priority"]; ok {
 		r.Priority = d.str(f.val, what+": priority")

@@ -76,7 +76,7 @@ func TestGoodFixtureContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rs.Routes[len(rs.Routes)-1]
-	if r.Name != "强光广告牌" || !r.Continue || r.Priority != PriorityUrgent || r.Category != "light" {
+	if r.Name != "强光广告牌" || !r.Continue || !r.Certain || r.Priority != PriorityUrgent || r.Category != "light" {
 		t.Errorf("route = %+v", r)
 	}
 	if !slices.Equal(r.Districts, []string{"340503", "340504"}) {

@@ -141,11 +141,14 @@ type Route struct {
 	Match     Match
 	Districts []string // district codes the route is limited to; empty means any
 	Continue  bool     // after matching, keep trying later routes (co-handling)
-	Priority  string   // low, normal (default), urgent
-	SLA       *SLA
-	Category  string
-	Assign    Assign
-	Pos       Pos
+	// Certain marks a route whose words name the subject outright: the
+	// model's override never overrules it.
+	Certain  bool
+	Priority string // low, normal (default), urgent
+	SLA      *SLA
+	Category string
+	Assign   Assign
+	Pos      Pos
 }
 
 // Match is a conjunction: every word of All present, at least one of Any

@@ -28,6 +28,12 @@ import (
 //	      priority: normal
 //	      route: 强光广告牌扰民 # the route that decided
 //	      triage: false
+//	    with_model:             # optional: what differs with the model loaded
+//	      route: model
+//
+// `mashangban rules test` runs every case twice when a model is configured:
+// with the rules alone (expect) and with the model loaded (expect, with the
+// keys of with_model replacing its own).
 type TestFile struct {
 	Path      string
 	RuleFiles []string // resolved against the test file's directory
@@ -43,7 +49,10 @@ type TestCase struct {
 	Geo     *TestGeo
 	Region  string
 	Expect  Expect
-	Pos     Pos
+	// WithModel replaces expectations of Expect when the test runs with
+	// the learned model loaded: a post no route settles is the model's.
+	WithModel *Expect
+	Pos       Pos
 }
 
 // TestGeo is a point in a test case (GCJ-02 unless System says otherwise).
@@ -107,7 +116,7 @@ func ParseTestFile(path string, data []byte) (*TestFile, error) {
 func testCase(d *decoder, n *yaml.Node, districts []District) (TestCase, bool) {
 	nerr := len(d.errs)
 	tc := TestCase{Pos: d.pos(n)}
-	m := d.mapping(n, "test", "name", "text", "channel", "geo", "region", "expect")
+	m := d.mapping(n, "test", "name", "text", "channel", "geo", "region", "expect", "with_model")
 	if m == nil {
 		return tc, false
 	}
@@ -161,46 +170,86 @@ func testCase(d *decoder, n *yaml.Node, districts []District) (TestCase, bool) {
 		tc.Geo = g
 	}
 	if f, ok := m["expect"]; ok {
-		em := d.mapping(f.val, "expect", "districts", "lead", "assist", "category", "priority", "route", "triage")
-		str := func(k string) *string {
-			if ef, ok := em[k]; ok {
-				s := d.str(ef.val, "expect "+k)
-				return &s
-			}
-			return nil
-		}
-		if ef, ok := em["districts"]; ok {
-			codes := []string{}
-			for _, c := range d.seq(ef.val, "expect districts") {
-				s := d.str(c, "expect district")
-				if dist, ok := DistrictByRef(districts, s); ok {
-					codes = append(codes, dist.Code)
-				} else {
-					d.errf(c, "expect: undefined district %q", s)
-				}
-			}
-			tc.Expect.Districts = &codes
-		}
-		tc.Expect.Lead = str("lead")
-		tc.Expect.Category = str("category")
-		tc.Expect.Priority = str("priority")
-		tc.Expect.Route = str("route")
-		if ef, ok := em["assist"]; ok {
-			as := d.strList(ef.val, "expect assist")
-			if as == nil {
-				as = []string{}
-			}
-			tc.Expect.Assist = &as
-		}
-		if ef, ok := em["triage"]; ok {
-			b := d.boolean(ef.val, "expect triage")
-			tc.Expect.Triage = &b
-		}
-		if len(em) == 0 {
-			d.errf(f.val, "test %q: expect is empty", tc.Name)
-		}
+		tc.Expect = expect(d, f.val, tc.Name, "expect", districts)
 	} else {
 		d.errf(n, "test %q: missing expect", tc.Name)
 	}
+	if f, ok := m["with_model"]; ok {
+		x := expect(d, f.val, tc.Name, "with_model", districts)
+		tc.WithModel = &x
+	}
 	return tc, len(d.errs) == nerr
+}
+
+// expect parses an expect or with_model mapping.
+func expect(d *decoder, n *yaml.Node, name, what string, districts []District) Expect {
+	var x Expect
+	em := d.mapping(n, what, "districts", "lead", "assist", "category", "priority", "route", "triage")
+	str := func(k string) *string {
+		if ef, ok := em[k]; ok {
+			s := d.str(ef.val, what+" "+k)
+			return &s
+		}
+		return nil
+	}
+	if ef, ok := em["districts"]; ok {
+		codes := []string{}
+		for _, c := range d.seq(ef.val, what+" districts") {
+			s := d.str(c, what+" district")
+			if dist, ok := DistrictByRef(districts, s); ok {
+				codes = append(codes, dist.Code)
+			} else {
+				d.errf(c, "%s: undefined district %q", what, s)
+			}
+		}
+		x.Districts = &codes
+	}
+	x.Lead = str("lead")
+	x.Category = str("category")
+	x.Priority = str("priority")
+	x.Route = str("route")
+	if ef, ok := em["assist"]; ok {
+		as := d.strList(ef.val, what+" assist")
+		if as == nil {
+			as = []string{}
+		}
+		x.Assist = &as
+	}
+	if ef, ok := em["triage"]; ok {
+		b := d.boolean(ef.val, what+" triage")
+		x.Triage = &b
+	}
+	if len(em) == 0 {
+		d.errf(n, "test %q: %s is empty", name, what)
+	}
+	return x
+}
+
+// Merge returns x with every expectation that o sets replaced by o's.
+func (x Expect) Merge(o *Expect) Expect {
+	if o == nil {
+		return x
+	}
+	if o.Districts != nil {
+		x.Districts = o.Districts
+	}
+	if o.Lead != nil {
+		x.Lead = o.Lead
+	}
+	if o.Assist != nil {
+		x.Assist = o.Assist
+	}
+	if o.Category != nil {
+		x.Category = o.Category
+	}
+	if o.Priority != nil {
+		x.Priority = o.Priority
+	}
+	if o.Route != nil {
+		x.Route = o.Route
+	}
+	if o.Triage != nil {
+		x.Triage = o.Triage
+	}
+	return x
 }

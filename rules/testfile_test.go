@@ -25,7 +25,8 @@ tests:
       route: 强光广告牌
       triage: false
   - text: 只检查分流
-    expect: {triage: true}
+    expect: {triage: true, route: 人工分拣, lead: cgj}
+    with_model: {route: model, triage: false}
 `
 	tf, err := ParseTestFile("dir/x_test.yaml", []byte(good))
 	if err != nil {
@@ -47,8 +48,18 @@ tests:
 		t.Errorf("expect = %+v", x)
 	}
 	y := tf.Tests[1]
-	if y.Name != "只检查分流" || y.Expect.Lead != nil || y.Expect.Districts != nil || y.Expect.Triage == nil || !*y.Expect.Triage {
+	if y.Name != "只检查分流" || y.Expect.Districts != nil || y.Expect.Triage == nil || !*y.Expect.Triage {
 		t.Errorf("second case = %+v", y)
+	}
+	if c.WithModel != nil {
+		t.Errorf("first case has with_model %+v", c.WithModel)
+	}
+	if y.WithModel == nil {
+		t.Fatal("second case: with_model not read")
+	}
+	m := y.Expect.Merge(y.WithModel)
+	if *m.Route != "model" || *m.Triage || *m.Lead != "cgj" || *y.Expect.Route != "人工分拣" {
+		t.Errorf("merged with_model = route %q triage %v lead %q; expect's route now %q", *m.Route, *m.Triage, *m.Lead, *y.Expect.Route)
 	}
 
 	for _, tc := range []struct{ name, src, want string }{
@@ -57,6 +68,7 @@ tests:
 		{"bad district", "rule_files: [.]\ntests:\n  - {text: a, expect: {districts: [上海]}}\n", `x_test.yaml:3:36: expect: undefined district "上海"`},
 		{"empty expect", "rule_files: [.]\ntests:\n  - {text: a, expect: {}}\n", `x_test.yaml:3:23: test "a": expect is empty`},
 		{"bad geo", "rule_files: [.]\ntests:\n  - {text: a, geo: {lat: north, lon: 1}, expect: {lead: x}}\n", `x_test.yaml:3:26: test geo lat must be a number, got "north"`},
+		{"unknown with_model key", "rule_files: [.]\ntests:\n  - {text: a, expect: {lead: x}, with_model: {rout: model}}\n", `x_test.yaml:3:47: with_model: unknown key "rout"`},
 		{"no tests", "rule_files: [.]\n", "x_test.yaml:1:1: test file has no tests"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -281,61 +281,54 @@ func (g *Gazetteer) Division(code string) (name, kind, district string, ok bool)
 func (g *Gazetteer) Districts() []model.District { return slices.Clone(g.districts) }
 
 // Find returns the places named in a segmented text, in order. Names are
-// matched over the joined tokens, so a name the segmenter split ("阳湖"
-// "社区") is still found, but a match must start and end on token
-// boundaries, so a name inside a longer word is not. At each position the
-// longest name wins.
+// matched over the joined tokens, so that the segmenter's cut decides only
+// where a name may start and end, not whether it is found:
+//
+//   - a name starts where a token starts and ends where one ends ("阳湖"
+//     "社区" is 阳湖社区);
+//   - or, for a name of three characters or more, it crosses a token
+//     boundary and starts or ends with a token: the segmenter glued its last
+//     characters to the word after it ("湖东" "路上" is 湖东路, "东方"
+//     "城里" is 东方城, "当涂" "县城" is 当涂县) or its first to the word
+//     before it ("在湖" "东路").
+//
+// A name lying inside one longer word is not a place (采石 in 采石场), nor
+// is a two-character name cut across words (新市 in "新" "市民"). At each position the
+// longest name wins, so a park named after a community (秀山湖公园) is the
+// park, not the community.
 func (g *Gazetteer) Find(tokens []string) []model.PlaceMatch {
 	var b strings.Builder
 	bounds := make(map[int]bool, len(tokens)+1)
-	starts := make([]int, 0, len(tokens))
 	for _, t := range tokens {
 		if t == "" {
 			continue
 		}
-		starts = append(starts, b.Len())
 		bounds[b.Len()] = true
 		b.WriteString(t)
 	}
 	bounds[b.Len()] = true
-	return g.scan(b.String(), starts, bounds)
+	return g.scan(b.String(), bounds)
 }
 
 // FindText returns the places named in raw text, matching at every character.
 func (g *Gazetteer) FindText(text string) []model.PlaceMatch {
-	return g.scan(text, nil, nil)
+	return g.scan(text, nil)
 }
 
-// scan finds leftmost-longest names in text. With starts and bounds nil every
-// character boundary counts.
-func (g *Gazetteer) scan(text string, starts []int, bounds map[int]bool) []model.PlaceMatch {
+// scan finds leftmost-longest names in text. With bounds nil every character
+// boundary counts; otherwise bounds are the token boundaries and Find's
+// rules apply.
+func (g *Gazetteer) scan(text string, bounds map[int]bool) []model.PlaceMatch {
 	var out []model.PlaceMatch
-	next := 0 // byte offset before which matches are already taken
-	try := func(i int) int {
-		if i < next {
-			return i
-		}
+	for i := 0; i < len(text); {
 		e, end := g.trie.longest(text, i, bounds)
-		if e == nil || conjunction(text, i, e.name) {
-			return i
+		if e != nil && !conjunction(text, i, e.name) {
+			out = append(out, e.match())
+			i = end
+			continue
 		}
-		out = append(out, e.match())
-		next = end
-		return end
-	}
-	if starts == nil {
-		for i := 0; i < len(text); {
-			if j := try(i); j > i {
-				i = j
-				continue
-			}
-			_, n := utf8.DecodeRuneInString(text[i:])
-			i += n
-		}
-		return out
-	}
-	for _, s := range starts {
-		try(s)
+		_, n := utf8.DecodeRuneInString(text[i:])
+		i += n
 	}
 	return out
 }
@@ -452,19 +445,32 @@ func (n *node) insert(name string, e *entry) {
 	n.e = e
 }
 
-// longest returns the longest name starting at byte offset i of text whose
-// end is in bounds (any end if bounds is nil), and the offset after it.
+// longest returns the longest name starting at byte offset i of text that
+// Find's rules allow with these token boundaries (any name if bounds is
+// nil), and the offset after it.
 func (n *node) longest(text string, i int, bounds map[int]bool) (*entry, int) {
 	var best *entry
 	end := i
+	atStart := bounds == nil || bounds[i]
+	crossed := false // a token boundary lies strictly inside text[i:j]
+	runes := 0
 	for j := i; j < len(text); {
+		if j > i && bounds[j] {
+			crossed = true
+		}
 		r, size := utf8.DecodeRuneInString(text[j:])
 		n = n.next[r]
 		if n == nil {
 			break
 		}
 		j += size
-		if n.e != nil && (bounds == nil || bounds[j]) {
+		runes++
+		if n.e == nil {
+			continue
+		}
+		ok := bounds == nil || (atStart && bounds[j]) ||
+			(runes >= 3 && crossed && (atStart || bounds[j]))
+		if ok {
 			best, end = n.e, j
 		}
 	}

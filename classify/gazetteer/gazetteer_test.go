@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mashangban/mashangban/classify/segment"
 	"github.com/mashangban/mashangban/model"
 )
 
@@ -342,4 +343,55 @@ func TestConcurrentResolve(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestResolveRunningText: real 马鞍山 names written the way people write
+// them, followed by a word ending (上, 里, 边, 附近, 门口, ...) that the
+// segmenter glues to the name's last character. The real segmenter cuts
+// the text, as in the daemon.
+func TestResolveRunningText(t *testing.T) {
+	g := newDefault(t)
+	seg, err := segment.New(g.Words())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		text      string
+		districts []string
+		places    []string
+	}{
+		{"湖东路上的路灯坏了一个星期", []string{"花山区"}, []string{"湖东路"}},
+		{"沙塘路边上的垃圾桶满了", []string{"花山区"}, []string{"沙塘路"}},
+		{"桃源路附近晚上有人放鞭炮", []string{"花山区"}, []string{"桃源路"}},
+		{"金家庄一带货车晚上鸣笛", []string{"花山区"}, []string{"金家庄"}},
+		{"东方城里的路灯不亮", []string{"花山区"}, []string{"东方城"}},
+		{"东方城门口有人摆摊", []string{"花山区"}, []string{"东方城"}},
+		{"阳湖社区门口垃圾没人清", []string{"雨山区"}, []string{"阳湖社区"}},
+		{"半山花园小区里停车太乱", []string{"雨山区"}, []string{"半山花园"}},
+		{"向山镇上的公交车太少", []string{"雨山区"}, []string{"向山镇"}},
+		{"当涂县城的出租车拒载", []string{"当涂县"}, []string{"当涂县"}},
+		{"采石矶旁边的停车场乱收费", []string{"雨山区"}, []string{"采石矶"}},
+		{"霸王祠附近的路坑坑洼洼", []string{"和县"}, []string{"霸王祠"}},
+		{"凌家滩遗址里有人乱倒垃圾", []string{"含山县"}, []string{"凌家滩遗址"}},
+		{"褒禅山上有人烧荒", []string{"含山县"}, []string{"褒禅山"}},
+		{"秀山湖公园里有人钓鱼", []string{"花山区"}, []string{"秀山湖公园"}},
+		{"秀山湖公园旁边广场舞太吵", []string{"花山区"}, []string{"秀山湖公园"}},
+		{"李白墓园门口停车收费", []string{"当涂县"}, []string{"李白墓园"}},
+		{"采石场的货车晚上鸣笛", nil, nil},  // a quarry, not 采石街道
+		{"新市民服务中心态度不好", nil, nil}, // 新市 only across words
+		{"去年陡门口有人摆摊", nil, nil},   // 去年 (last year) comes first
+		{"县政府和县物价局都不管", nil, nil}, // 和 is the conjunction
+	}
+	for _, tt := range tests {
+		t.Run(tt.text, func(t *testing.T) {
+			r := g.Resolve(tt.text, seg.Cut(tt.text), nil, "")
+			var places []string
+			for _, p := range r.Places {
+				places = append(places, p.Text)
+			}
+			if got := names(r.Districts); !slices.Equal(got, tt.districts) || !slices.Equal(places, tt.places) {
+				t.Errorf("cut %q: districts %v places %v, want %v %v", seg.Cut(tt.text), got, places, tt.districts, tt.places)
+			}
+		})
+	}
 }

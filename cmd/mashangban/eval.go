@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/mashangban/mashangban/classify"
@@ -31,11 +33,12 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	override := fs.Float64("model.override", 0, "with --model and no model section in the rules: the confidence at which the model overrules a route of another category group (0: never)")
 	label := fs.String("label", "category", "label field: category (compared with the decision's top-level category) or department (with the lead)")
 	asJSON := fs.Bool("json", false, "print the metrics as JSON")
+	byRouteList := fs.Bool("routes", false, "also list each route with the posts it decided and how many were right, worst first")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 || (*label != "category" && *label != "department") {
-		fmt.Fprintln(stderr, "usage: mashangban eval [--rules.dir DIR] [--model FILE] [--label category|department] FILE")
+		fmt.Fprintln(stderr, "usage: mashangban eval [--rules.dir DIR] [--model FILE] [--label category|department] [--routes] FILE")
 		return 2
 	}
 	f, err := os.Open(fs.Arg(0))
@@ -66,6 +69,7 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pred := make([]string, len(examples))
 	suggest := make([]string, len(examples))
 	var byRoute, byModel, byFallback, routeRight, modelRight int
+	routes := map[string]*routeTally{}
 	for i, ex := range examples {
 		d := e.Classify(ctx, model.Post{ID: fmt.Sprintf("eval:%d", i+1), Channel: model.ChannelReplay, Text: ex.Text})
 		switch {
@@ -90,6 +94,20 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			suggest[i] = evalNone
 		}
 		pred[i] = suggest[i]
+		if len(d.Explanation.Routes) > 0 {
+			name := d.Explanation.Routes[0].Name
+			rt := routes[name]
+			if rt == nil {
+				rt = &routeTally{Route: name, wrong: map[string]int{}}
+				routes[name] = rt
+			}
+			rt.Decided++
+			if pred[i] == gold[i] {
+				rt.Right++
+			} else {
+				rt.wrong[gold[i]]++
+			}
+		}
 		switch {
 		case d.Explanation.Fallback:
 			pred[i] = evalTriage
@@ -106,6 +124,9 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out := map[string]any{"file": fs.Arg(0), "rule_set_version": tree.Version, "decided_by_route": byRoute,
 			"route_correct": routeRight, "decided_by_model": byModel, "model_correct": modelRight, "fallback": byFallback,
 			"metrics": m, "metrics_with_suggestions": ms}
+		if *byRouteList {
+			out["routes"] = sortedTallies(routes)
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -127,7 +148,73 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "\nwith the triaged posts' suggestions taken: accuracy %.4f, macro-F1 %.4f\n", ms.Accuracy, ms.MacroF1)
+	if *byRouteList {
+		fmt.Fprintf(stdout, "\nroutes, worst first (posts decided, right, and what the wrong ones were labelled):\n")
+		writeRouteTallies(stdout, sortedTallies(routes))
+	}
 	return 0
+}
+
+// routeTally is how one route did: the posts it decided and how many of
+// them it got right.
+type routeTally struct {
+	Route   string `json:"route"`
+	Decided int    `json:"decided"`
+	Right   int    `json:"right"`
+	// Wrong is what the posts it got wrong were labelled, most first.
+	Wrong []labelCount `json:"wrong,omitempty"`
+	wrong map[string]int
+}
+
+type labelCount struct {
+	Label string `json:"label"`
+	N     int    `json:"n"`
+}
+
+// sortedTallies orders routes worst first: lowest share right, then most
+// posts wrong, then name.
+func sortedTallies(m map[string]*routeTally) []*routeTally {
+	out := make([]*routeTally, 0, len(m))
+	for _, rt := range m {
+		rt.Wrong = rt.Wrong[:0]
+		for l, n := range rt.wrong {
+			rt.Wrong = append(rt.Wrong, labelCount{l, n})
+		}
+		sort.Slice(rt.Wrong, func(i, j int) bool {
+			if rt.Wrong[i].N != rt.Wrong[j].N {
+				return rt.Wrong[i].N > rt.Wrong[j].N
+			}
+			return rt.Wrong[i].Label < rt.Wrong[j].Label
+		})
+		out = append(out, rt)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		// a.Right/a.Decided < b.Right/b.Decided without division.
+		if l, r := a.Right*b.Decided, b.Right*a.Decided; l != r {
+			return l < r
+		}
+		if wa, wb := a.Decided-a.Right, b.Decided-b.Right; wa != wb {
+			return wa > wb
+		}
+		return a.Route < b.Route
+	})
+	return out
+}
+
+func writeRouteTallies(w io.Writer, ts []*routeTally) {
+	width := 0
+	for _, rt := range ts {
+		width = max(width, classify.DisplayWidth(rt.Route))
+	}
+	for _, rt := range ts {
+		var wrong []string
+		for _, lc := range rt.Wrong {
+			wrong = append(wrong, fmt.Sprintf("%s %d", lc.Label, lc.N))
+		}
+		fmt.Fprintf(w, "  %s%s %5d %5d %6.1f%%  %s\n", rt.Route, strings.Repeat(" ", width-classify.DisplayWidth(rt.Route)),
+			rt.Decided, rt.Right, pct(rt.Right, rt.Decided), strings.Join(wrong, ", "))
+	}
 }
 
 func pct(a, n int) float64 {

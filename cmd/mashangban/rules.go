@@ -21,7 +21,9 @@ const rulesUsage = `usage: mashangban rules COMMAND
 
 commands:
   check DIR                       load a rule directory strictly; print every error with file:line:col
-  test [--run REGEX] FILE...      run rule test files; print failures and the routes no test reaches
+  test [--run REGEX] [--model FILE] FILE...
+                                  run rule test files with the rules alone and with the model;
+                                  print failures and the routes no test reaches
   explain [--rules.dir DIR] TEXT  show how TEXT is classified: words, places, every route, the model
 `
 
@@ -103,11 +105,14 @@ func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("mashangban rules test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	runRE := fs.String("run", "", "run only the test cases whose name matches this regular expression")
+	modelFile := fs.String("model", "", "also run every case with this model loaded (default: the rule set's model section, if any)")
+	threshold := fs.Float64("model.threshold", 0, "the model's confidence threshold, overriding the rule set's (0: keep)")
+	override := fs.Float64("model.override", 0, "with --model and no model section in the rules: the confidence at which the model overrules a route that is not certain (0: never)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "usage: mashangban rules test [--run REGEX] FILE...")
+		fmt.Fprintln(stderr, "usage: mashangban rules test [--run REGEX] [--model FILE] FILE...")
 		return 2
 	}
 	var re *regexp.Regexp
@@ -118,7 +123,7 @@ func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return 2
 		}
 	}
-	rep, err := classify.RunTestFiles(ctx, fs.Args(), re, nil)
+	rep, err := classify.RunTestFiles(ctx, fs.Args(), classify.TestOptions{Run: re, ModelFile: *modelFile, ModelThreshold: *threshold, ModelOverride: *override})
 	if err != nil {
 		printErrors(stderr, err)
 		return 1
@@ -127,12 +132,18 @@ func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if len(r.Failures) == 0 {
 			continue
 		}
-		fmt.Fprintf(stdout, "FAIL %s %s\n", r.Case.Pos, r.Case.Name)
+		with := "rules alone"
+		if r.Model != "" {
+			with = "with model " + r.Model
+		}
+		fmt.Fprintf(stdout, "FAIL %s %s (%s)\n", r.Case.Pos, r.Case.Name, with)
 		for _, f := range r.Failures {
 			fmt.Fprintf(stdout, "    %s\n", f)
 		}
 		if rs := r.Decision.Explanation.Routes; len(rs) > 0 {
 			fmt.Fprintf(stdout, "    (decided by route %q on %s)\n", rs[0].Name, strings.Join(rs[0].Words, ", "))
+		} else if m := r.Decision.Explanation.Model; m != nil && !r.Decision.Explanation.Fallback {
+			fmt.Fprintf(stdout, "    (decided by the model: %s %.2f)\n", m.Label, m.Score)
 		} else if r.Decision.Triage {
 			fmt.Fprintf(stdout, "    (triage: %s)\n", r.Decision.TriageReason)
 		}
@@ -141,7 +152,11 @@ func rulesTest(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if rep.Failed > 0 {
 		status = "FAIL"
 	}
-	fmt.Fprintf(stdout, "%s: %d passed, %d failed\n", status, rep.Passed, rep.Failed)
+	runs := "rules alone"
+	if len(rep.Models) > 0 {
+		runs = "rules alone and with model " + strings.Join(rep.Models, ", ")
+	}
+	fmt.Fprintf(stdout, "%s: %d passed, %d failed (%s)\n", status, rep.Passed, rep.Failed, runs)
 	if len(rep.Unreached) == 0 {
 		fmt.Fprintln(stdout, "coverage: every route is reached by a test")
 	} else {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -73,10 +74,10 @@ func TestRulesTest(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s%s", code, out, errs)
 	}
 	for _, want := range []string{
-		"FAIL ../../classify/testdata/failing_test.yaml:3:5 wrong lead on purpose\n",
+		"FAIL ../../classify/testdata/failing_test.yaml:3:5 wrong lead on purpose (rules alone)\n",
 		`    lead: expected "cgj", got "gas"`,
 		`(decided by route "燃气泄漏" on 煤气味)`,
-		"FAIL: 8 passed, 1 failed\n",
+		"FAIL: 8 passed, 1 failed (rules alone)\n",
 		"coverage: routes no test reaches: 山东\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -84,7 +85,7 @@ func TestRulesTest(t *testing.T) {
 		}
 	}
 	code, out, _ = rulesRun("test", "--run", "^(passes|geo)", "../../classify/testdata/failing_test.yaml", fixtureRules+"/rules_test.yaml")
-	if code != 0 || !strings.Contains(out, "ok: 2 passed, 0 failed") {
+	if code != 0 || !strings.Contains(out, "ok: 2 passed, 0 failed (rules alone)") {
 		t.Errorf("--run: exit %d\n%s", code, out)
 	}
 	if code, _, _ := rulesRun("test", "--run", "(", "x_test.yaml"); code != 2 {
@@ -163,5 +164,147 @@ func TestEval(t *testing.T) {
 	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Metrics.Accuracy != 0.5 {
 		t.Errorf("department accuracy: %v %+v\n%s", err, res, out.String())
+	}
+}
+
+// TestRulesTestWithModel: with a model named, every case also runs with
+// it loaded. A model taught that lamp posts are an environmental matter
+// overrules the 路灯 route at override 0.3 and the case fails in that run;
+// marked certain, the route stands. A case no route settles takes its
+// with_model expectations.
+func TestRulesTestWithModel(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "labelled.jsonl")
+	var b bytes.Buffer
+	for i := range 30 {
+		for _, rec := range []map[string]string{
+			{"text": fmt.Sprintf("第%d号路灯晚上不亮，路灯杆也歪了", i), "category": "环境保护"},
+			{"text": fmt.Sprintf("第%d栋楼道煤气味很重，还有人乱扔东西", i), "category": "城乡建设"},
+		} {
+			line, _ := json.Marshal(rec)
+			b.Write(append(line, '\n'))
+		}
+	}
+	if err := os.WriteFile(data, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modelFile := filepath.Join(dir, "m.msbm")
+	var out, errb bytes.Buffer
+	if code := trainCmd(context.Background(), []string{"--quiet", "--out", modelFile, data}, &out, &errb); code != 0 {
+		t.Fatalf("train: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+
+	rulesDir := filepath.Join(dir, "rules")
+	if err := os.MkdirAll(rulesDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"rules.yaml", "places.yaml"} {
+		src, err := os.ReadFile(filepath.Join(fixtureRules, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(rulesDir, f), src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testFile := filepath.Join(dir, "lamp_test.yaml")
+	if err := os.WriteFile(testFile, []byte(`rule_files: [rules]
+tests:
+  - name: lamp post
+    text: 东方城二区门口路灯不亮
+    expect: {districts: [花山区], lead: hs.gov, route: 路灯}
+  - name: no route
+    text: 东方城二区楼道煤气管子旁边有人乱扔东西
+    expect: {route: 人工分拣, triage: true}
+    with_model: {route: model, triage: false, category: urban}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out2, errs := rulesRun("test", "--model", modelFile, "--model.override", "0.3", testFile)
+	if code != 1 {
+		t.Fatalf("route not certain: exit %d, want 1\n%s%s", code, out2, errs)
+	}
+	for _, want := range []string{
+		"lamp post (with model sha256:",
+		`    route: expected "路灯", got "model"`,
+		"(decided by the model: 环境保护",
+		"FAIL: 3 passed, 1 failed (rules alone and with model sha256:",
+	} {
+		if !strings.Contains(out2, want) {
+			t.Errorf("output lacks %q:\n%s", want, out2)
+		}
+	}
+
+	src, err := os.ReadFile(filepath.Join(rulesDir, "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certain := strings.Replace(string(src), "  - name: 路灯\n", "  - name: 路灯\n    certain: true\n", 1)
+	if certain == string(src) {
+		t.Fatal("fixture has no route 路灯")
+	}
+	if err := os.WriteFile(filepath.Join(rulesDir, "rules.yaml"), []byte(certain), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out2, errs = rulesRun("test", "--model", modelFile, "--model.override", "0.3", testFile)
+	if code != 0 || !strings.Contains(out2, "ok: 4 passed, 0 failed (rules alone and with model sha256:") {
+		t.Errorf("route certain: exit %d\n%s%s", code, out2, errs)
+	}
+	// Without a model named and none in the rule set, the rules run alone.
+	code, out2, _ = rulesRun("test", testFile)
+	if code != 0 || !strings.Contains(out2, "ok: 2 passed, 0 failed (rules alone)") {
+		t.Errorf("no model: exit %d\n%s", code, out2)
+	}
+}
+
+// TestEvalRoutes: --routes lists each route with the posts it decided and
+// how many were right, the worst first, and what the wrong ones were.
+func TestEvalRoutes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "labelled.jsonl")
+	var b bytes.Buffer
+	for _, rec := range []map[string]string{
+		{"text": "阳湖花园门口路灯不亮", "category": "环境保护"},
+		{"text": "阳湖花园楼道路灯不亮了", "category": "城乡建设"},
+		{"text": "东方城二区门口路灯坏了", "category": "城乡建设"},
+		{"text": "阳湖花园楼道煤气味很重", "category": "城乡建设"},
+	} {
+		line, _ := json.Marshal(rec)
+		b.Write(append(line, '\n'))
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := evalCmd(context.Background(), []string{"--rules.dir", fixtureRules, "--routes", path}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	list := out.String()[strings.Index(out.String(), "routes, worst first"):]
+	lines := strings.Split(strings.TrimSpace(list), "\n")[1:]
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^  雨山区路灯\s+2\s+1\s+50\.0%  环境保护 1$`),
+		regexp.MustCompile(`^  燃气泄漏\s+1\s+1\s+100\.0%\s*$`),
+		regexp.MustCompile(`^  路灯\s+1\s+1\s+100\.0%\s*$`),
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("route lines:\n%s", list)
+	}
+	for i, re := range want {
+		if !re.MatchString(lines[i]) {
+			t.Errorf("line %d = %q, want %s", i, lines[i], re)
+		}
+	}
+	out.Reset()
+	if code := evalCmd(context.Background(), []string{"--rules.dir", fixtureRules, "--routes", "--json", path}, &out, &errb); code != 0 {
+		t.Fatalf("--json exit %d", code)
+	}
+	var res struct {
+		Routes []struct {
+			Route   string `json:"route"`
+			Decided int    `json:"decided"`
+			Right   int    `json:"right"`
+		} `json:"routes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res.Routes) != 3 || res.Routes[0].Route != "雨山区路灯" || res.Routes[0].Decided != 2 || res.Routes[0].Right != 1 {
+		t.Errorf("--json routes: %v %+v", err, res)
 	}
 }

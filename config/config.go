@@ -572,7 +572,7 @@ func splitList(v string) []string {
 // Bounds of durations. Outside them a setting is a mistake (a unit left
 // off, "1ms" for "1m") rather than a choice.
 const (
-	minPollInterval = 50 * time.Millisecond
+	minPollInterval = time.Second // for a platform's API
 	maxPollInterval = 24 * time.Hour
 	maxKafkaTimeout = 30 * time.Minute
 )
@@ -726,8 +726,13 @@ func (c *Config) Validate() error {
 			field("name", "given twice")
 		}
 		seenSrc[s.Name] = true
-		if s.Interval != 0 && (s.Interval.D() < minPollInterval || s.Interval.D() > maxPollInterval) {
-			field("interval", "%s is out of range (%s to %s; 0 for the default)", s.Interval, Duration(minPollInterval), Duration(maxPollInterval))
+		// A replay file is ours to read as fast as we like; a platform is not.
+		lo := minPollInterval
+		if s.Type == SourceReplay {
+			lo = time.Millisecond
+		}
+		if s.Interval != 0 && (s.Interval.D() < lo || s.Interval.D() > maxPollInterval) {
+			field("interval", "%s is out of range (%s to %s; 0 for the default)", s.Interval, Duration(lo), Duration(maxPollInterval))
 		}
 		need := func(f, val string) {
 			if val == "" {

@@ -168,8 +168,10 @@ func TestBadConfiguration(t *testing.T) {
 		{name: "clock interval of a millisecond", file: "dispatch: {clock_interval: 1ms}\n", want: []string{"dispatch.clock_interval: 1ms is out of range (1s to 1h)"}},
 		{name: "repeat window of years", file: "dispatch: {repeat_window: 100000h}\n", want: []string{"dispatch.repeat_window: 100000h is out of range"}},
 		{name: "negative remind before", file: "dispatch: {remind_before: -1h}\n", want: []string{"dispatch.remind_before: -1h is out of range"}},
-		{name: "poll interval too short", file: "sources:\n  - {name: r, type: replay, file: p.jsonl, interval: 10ms}\n",
-			want: []string{`FILE:2:54: sources["r"].interval: 10ms is out of range (50ms to 24h; 0 for the default)`}},
+		{name: "poll interval too short", file: "sources:\n  - {name: w, type: weibo-mobile, topic: 马上办, cookie: SUB=x, interval: 10ms}\n",
+			want: []string{`sources["w"].interval: 10ms is out of range (1s to 24h; 0 for the default)`}},
+		{name: "replay interval too long", file: "sources:\n  - {name: r, type: replay, file: p.jsonl, interval: 48h}\n",
+			want: []string{`FILE:2:54: sources["r"].interval: 48h is out of range (1ms to 24h; 0 for the default)`}},
 
 		// Kafka TLS and SASL.
 		{name: "tls file without tls", file: "kafka: {tls: {ca_file: /etc/ca.pem}}\n", want: []string{"kafka.tls.ca_file: set, but kafka.tls.enabled is false"}},

@@ -418,7 +418,7 @@ func (d *Dispatcher) apiWeeklyReport(w http.ResponseWriter, r *http.Request, a A
 		return nil, err
 	}
 	if !a.Supervisor {
-		var rows []ReportRow
+		rows := []ReportRow{}
 		for _, x := range rep.Rows {
 			if x.Department == a.ID {
 				rows = append(rows, x)

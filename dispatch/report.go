@@ -244,7 +244,7 @@ func feedback(ctx context.Context, st *store.Store, from, to, asOf time.Time, na
 		x := row(dep)
 		x.Yellow, x.Orange, x.Red = byKind[store.NoticeYellow], byKind[store.NoticeOrange], byKind[store.NoticeRed]
 	}
-	var rows []ReportRow
+	rows := []ReportRow{}
 	t := ReportRow{Department: "total", Name: "合计"}
 	for _, x := range byDept {
 		x.rate()

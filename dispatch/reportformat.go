@@ -40,16 +40,21 @@ func pct(x float64, measured bool) string {
 	return fmt.Sprintf("%.1f%%", 100*x)
 }
 
-// change is the week-on-week change of a count: "+4（+50.0%）", "新增" when
-// last week had none.
+// change is the week-on-week change of a count in words: "上升4（50.0%）",
+// "下降3（25.0%）", "持平", "新增" when last week had none. (Words, not a
+// sign: a cell starting with + or - is a formula to a spreadsheet.)
 func change(now, prev int) string {
 	switch {
 	case now == 0 && prev == 0:
 		return "—"
 	case prev == 0:
 		return "新增"
+	case now == prev:
+		return "持平"
+	case now > prev:
+		return fmt.Sprintf("上升%d（%.1f%%）", now-prev, 100*float64(now-prev)/float64(prev))
 	}
-	return fmt.Sprintf("%+d（%+.1f%%）", now-prev, 100*float64(now-prev)/float64(prev))
+	return fmt.Sprintf("下降%d（%.1f%%）", prev-now, 100*float64(prev-now)/float64(prev))
 }
 
 // label is how a department appears: its name, or its ID marked as having
@@ -199,9 +204,10 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ").Replace(s)
-}
+// mdEscape makes s one table cell of plain text: the citizen's words may
+// hold |, emphasis marks (a masked number is 138****5678) or HTML.
+var mdEscape = strings.NewReplacer("\\", `\\`, "|", `\|`, "*", `\*`, "_", `\_`, "`", "\\`", "<", `\<`, ">", `\>`,
+	"[", `\[`, "]", `\]`, "~", `\~`, "\n", " ", "\r", " ").Replace
 
 // utf8BOM lets Excel open the CSV as UTF-8.
 const utf8BOM = "\uFEFF"
@@ -221,7 +227,9 @@ func (r Report) WriteCSV(w io.Writer) error {
 			title += " " + r.period()
 		}
 		recs := [][]string{{title}, t.Head}
-		recs = append(recs, t.Rows...)
+		for _, row := range t.Rows {
+			recs = append(recs, csvCells(row))
+		}
 		if i > 0 {
 			recs = append([][]string{{}}, recs...)
 		}
@@ -231,6 +239,19 @@ func (r Report) WriteCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvCells guards cells a spreadsheet would run as a formula (a citizen's
+// words may start with = or +): such a cell gets a leading apostrophe,
+// which Excel reads as "text follows".
+func csvCells(row []string) []string {
+	out := slices.Clone(row)
+	for i, c := range out {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			out[i] = "'" + c
+		}
+	}
+	return out
 }
 
 //go:embed templates/weekly_report.html

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mashangban/mashangban/model"
 	"github.com/mashangban/mashangban/store"
@@ -78,15 +79,16 @@ func parseMarkdown(t *testing.T, md string) map[string]parsedTable {
 	return out
 }
 
-// splitMarkdownRow splits "| a | b\\|c |" into "a", "b|c".
+// splitMarkdownRow splits "| a | b\\|c |" into "a", "b|c", undoing
+// backslash escapes.
 func splitMarkdownRow(line string) []string {
 	var cells []string
 	var cur strings.Builder
 	line = strings.TrimSuffix(strings.TrimPrefix(line, "|"), "|")
 	for i := 0; i < len(line); i++ {
 		switch {
-		case line[i] == '\\' && i+1 < len(line) && line[i+1] == '|':
-			cur.WriteByte('|')
+		case line[i] == '\\' && i+1 < len(line) && line[i+1] < utf8.RuneSelf && (unicode.IsPunct(rune(line[i+1])) || unicode.IsSymbol(rune(line[i+1]))):
+			cur.WriteByte(line[i+1])
 			i++
 		case line[i] == '|':
 			cells = append(cells, strings.TrimSpace(cur.String()))
@@ -118,9 +120,16 @@ func parseCSV(t *testing.T, text string) map[string]parsedTable {
 		tb := out[title]
 		if tb.head == nil {
 			tb.head = rec
-		} else {
-			tb.rows = append(tb.rows, rec)
+			out[title] = tb
+			continue
 		}
+		for i, c := range rec {
+			// The guard against spreadsheet formulas, undone.
+			if len(c) > 1 && c[0] == '\'' && strings.ContainsRune("=+-@", rune(c[1])) {
+				rec[i] = c[1:]
+			}
+		}
+		tb.rows = append(tb.rows, rec)
 		out[title] = tb
 	}
 	for k, tb := range out {
@@ -294,6 +303,8 @@ func sampleReport() Report {
 				Words: citizenWords("停水|三天了\n没人管")},
 			{CaseNo: "MSB-20261127-0002", Department: "cgj", Name: "市城市管理局", Step: stepClaim, DaysLate: 1, StillOverdue: true, State: "pending",
 				Words: citizenWords("广告牌强光扰民到夜里11点")},
+			{CaseNo: "MSB-20261128-0005", Department: "cgj", Name: "市城市管理局", Step: stepClaim, DaysLate: 1, StillOverdue: true, State: "pending",
+				Words: citizenWords("=SUM(A1) <b>井盖</b>丢了_很危险_ *快来*")},
 		},
 		Special: Special{
 			ThisWeek: WeekFigures{Posts: 61, Repeats: 9, NewCases: 52},
@@ -356,6 +367,9 @@ func TestWeeklyReportGolden(t *testing.T) {
 			}
 		})
 	}
+	if !strings.Contains(csvText, ",'=SUM(A1) <b>") {
+		t.Error("csv lets a spreadsheet run the citizen's words as a formula")
+	}
 	for _, out := range []string{md, csvText, page} {
 		for _, raw := range []string{"13812345678", "340503199001011234"} {
 			if strings.Contains(out, raw) {
@@ -365,7 +379,8 @@ func TestWeeklyReportGolden(t *testing.T) {
 	}
 	// A few things the office reads, stated plainly.
 	for _, want := range []string{"2026-11-23（周一）至 2026-11-29（周日）", "| 市城市管理局 | 40 |", "water（未配置名称）", "| 97.4% | 达标 |",
-		"| 33.3% | 未达标 |", "| 94.3% | 未达标 |", "| — | — |", "138****5678", "身份证340**…", "停水\\|三天了 没人管", "+10（+100.0%）", "| 停水 | 3 | 2 | 0 | 新增 |"} {
+		"| 33.3% | 未达标 |", "| 94.3% | 未达标 |", "| — | — |", `138\*\*\*\*5678`, `身份证340\*\*…`, `停水\|三天了 没人管`, "上升10（100.0%）", "下降3（25.0%）",
+		`| =SUM(A1) \<b\>井盖\</b\>丢了\_很危险\_ \*快来\* |`, "| 停水 | 3 | 2 | 0 | 新增 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}

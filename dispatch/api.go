@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -384,14 +385,31 @@ func (d *Dispatcher) apiGetCase(_ http.ResponseWriter, r *http.Request, a Actor)
 	return v, nil
 }
 
+// apiWeeklyReport serves the weekly report. ?week= takes any date (or date
+// and time, see ParseWeekDate) and reports the Monday-to-Sunday week that
+// contains it; without it, the last full week. ?format= is json (default),
+// md, csv (UTF-8 with a byte-order mark) or html (a self-contained page);
+// md and csv come as downloads named after the week's Monday. A department
+// sees its own feedback line, the total and its own exposed cases; a
+// supervisor sees all.
 func (d *Dispatcher) apiWeeklyReport(w http.ResponseWriter, r *http.Request, a Actor) (any, error) {
 	q := r.URL.Query()
+	format := q.Get("format")
+	switch format {
+	case "", "json":
+		format = "json"
+	case "markdown":
+		format = "md"
+	case "md", "csv", "html":
+	default:
+		return nil, invalid("unknown format %q (want json, md, csv or html)", format)
+	}
 	now := d.now()
 	week := LastFullWeek(now, d.opts.Location)
 	if s := q.Get("week"); s != "" {
-		t, err := time.Parse("2006-01-02", s)
+		t, err := ParseWeekDate(s, d.opts.Location)
 		if err != nil {
-			return nil, invalid("bad week %q (want YYYY-MM-DD)", s)
+			return nil, err
 		}
 		week = t
 	}
@@ -400,26 +418,45 @@ func (d *Dispatcher) apiWeeklyReport(w http.ResponseWriter, r *http.Request, a A
 		return nil, err
 	}
 	if !a.Supervisor {
-		// A department sees its own line and the total.
-		var mine []ReportRow
+		rows := []ReportRow{}
 		for _, x := range rep.Rows {
 			if x.Department == a.ID {
-				mine = append(mine, x)
+				rows = append(rows, x)
 			}
 		}
-		rep.Rows = mine
+		exposed := []ExposureItem{}
+		for _, e := range rep.Exposure {
+			if e.Department == a.ID {
+				exposed = append(exposed, e)
+			}
+		}
+		rep.Rows, rep.Exposure = rows, exposed
 	}
-	switch q.Get("format") {
-	case "", "json":
+	if format == "json" {
 		return rep, nil
-	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		return nil, rep.WriteCSV(w)
-	case "md", "markdown":
-		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
-		return nil, rep.WriteMarkdown(w)
 	}
-	return nil, invalid("unknown format %q (want json, csv or md)", q.Get("format"))
+	write, ctype, disposition := rep.WriteMarkdown, "text/markdown", "attachment"
+	switch format {
+	case "csv":
+		write, ctype = rep.WriteCSV, "text/csv"
+	case "html":
+		write, ctype, disposition = rep.WriteHTML, "text/html", "inline"
+	}
+	// Rendered in memory first, so that a failure is an error status, not
+	// half a document behind a 200.
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
+		return nil, err
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype+"; charset=utf-8")
+	h.Set("Content-Disposition", disposition+`; filename="`+ReportFileName(rep.WeekStart, format)+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if format == "html" {
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	}
+	buf.WriteTo(w) //nolint:errcheck // the client went away
+	return nil, nil
 }
 
 // LastFullWeek is the Monday (a date, at UTC midnight) of the last full

@@ -193,25 +193,44 @@ func TestAPIWeeklyReport(t *testing.T) {
 		mustHandle(t, d, decision(model.ChannelReplay, "r1", "路灯坏了", []string{"路灯"}, nil, huashan, ldj))
 		mustHandle(t, d, decision(model.ChannelReplay, "r2", "垃圾没人收", []string{"垃圾"}, nil, huashan, cgj))
 		clk.Set(start.Add(10 * 24 * time.Hour))
-		c := apiClient{t, d.API()}
+		api := d.API()
 		tests := []struct {
 			token, query string
 			code         int
 			has, hasNot  string
+			headers      map[string]string // header → substring
 		}{
-			{"tok-duty", "week=2026-11-23", 200, `"department":"cgj"`, ""},
-			{"tok-duty", "week=2026-11-23&format=csv", 200, "department,name,received", ""},
-			{"tok-duty", "week=2026-11-23&format=md", 200, "| 市路灯管理所 | 1 |", ""},
-			{"tok-ldj", "week=2026-11-23", 200, `"department":"ldj"`, `"department":"cgj"`},
-			{"tok-duty", "", 200, `"week_start":"2026-11-23T00:00:00+08:00"`, ""}, // last full week before Dec 6
-			{"tok-duty", "week=23.11.2026", 400, "", ""},
-			{"tok-duty", "week=2026-11-23&format=pdf", 400, "", ""},
-			{"", "week=2026-11-23", 401, "", ""},
+			{"tok-duty", "week=2026-11-23", 200, `"department":"cgj"`, "", map[string]string{"Content-Type": "application/json"}},
+			{"tok-duty", "week=2026-11-26", 200, `"week_start":"2026-11-23T00:00:00+08:00"`, "", nil}, // a Thursday
+			{"tok-duty", "week=2026-11-29T23:00:00%2B08:00", 200, `"week_end":"2026-11-30T00:00:00+08:00"`, "", nil},
+			{"tok-duty", "week=2026-11-23&format=csv", 200, "\uFEFF一周一反馈 2026-11-23（周一）至 2026-11-29（周日）\r\n部门,收到,按时认领", "department",
+				map[string]string{"Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="mashangban-weekly-20261123.csv"`}},
+			{"tok-duty", "week=2026-11-23&format=md", 200, "| 市路灯管理所 | 1 |", "| ldj |",
+				map[string]string{"Content-Type": "text/markdown", "Content-Disposition": `attachment; filename="mashangban-weekly-20261123.md"`}},
+			{"tok-duty", "week=2026-11-25&format=html", 200, `<table data-table="一周一曝光">`, "<script",
+				map[string]string{"Content-Type": "text/html; charset=utf-8", "Content-Disposition": "inline", "Content-Security-Policy": "default-src 'none'"}},
+			{"tok-ldj", "week=2026-11-23", 200, `"department":"ldj"`, `"department":"cgj"`, nil}, // own line and own exposed cases only
+			{"tok-ldj", "week=2026-11-23&format=md", 200, "| MSB-20261126-0001 | 市路灯管理所 |", "市城市管理局", nil},
+			{"tok-duty", "", 200, `"week_start":"2026-11-23T00:00:00+08:00"`, "", nil}, // last full week before Dec 6
+			{"tok-duty", "week=23.11.2026", 400, "want a date", "", map[string]string{"Content-Type": "application/json"}},
+			{"tok-duty", "week=2026-11-23&format=pdf", 400, "", "", nil},
+			{"", "week=2026-11-23", 401, "", "", nil},
 		}
 		for _, tt := range tests {
-			code, body := c.do("GET", "/api/reports/weekly?"+tt.query, tt.token, "")
-			if code != tt.code || !strings.Contains(string(body), tt.has) || (tt.hasNot != "" && strings.Contains(string(body), tt.hasNot)) {
-				t.Errorf("%s %q = %d %s", tt.token, tt.query, code, body)
+			req := httptest.NewRequest("GET", "/api/reports/weekly?"+tt.query, nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			rec := httptest.NewRecorder()
+			api.ServeHTTP(rec, req)
+			body := rec.Body.String()
+			if rec.Code != tt.code || !strings.Contains(body, tt.has) || (tt.hasNot != "" && strings.Contains(body, tt.hasNot)) {
+				t.Errorf("%s %q = %d %.600s", tt.token, tt.query, rec.Code, body)
+			}
+			for h, want := range tt.headers {
+				if got := rec.Header().Get(h); !strings.Contains(got, want) {
+					t.Errorf("%s %q: %s = %q, want %q", tt.token, tt.query, h, got, want)
+				}
 			}
 		}
 	})

@@ -1,13 +1,11 @@
 package dispatch
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -63,11 +61,18 @@ func TestWeeklyReportMatchesSeededWeek(t *testing.T) {
 			created time.Time
 			lead    string
 			assist  string
+			text    string
+			no      string
 			as      []*planned
 		}
 		var cases []*caseplan
 		for i := range 45 {
-			c := &caseplan{created: simStart.Add(hours(rng.IntN(9 * 24))), lead: depts[rng.IntN(len(depts))]}
+			c := &caseplan{created: simStart.Add(hours(rng.IntN(9 * 24))), lead: depts[rng.IntN(len(depts))],
+				text: fmt.Sprintf("第%d件：小区门口路灯坏了好几天，晚上很黑", i)}
+			if i%3 == 0 {
+				// Contact details the exposure list must not publish.
+				c.text = fmt.Sprintf("路灯坏了，联系电话1391234%04d，身份证34050319900101%03dX，请尽快处理，谢谢！", i, i)
+			}
 			if rng.IntN(4) == 0 && c.lead != "cgj" {
 				c.assist = "cgj"
 			}
@@ -113,14 +118,16 @@ func TestWeeklyReportMatchesSeededWeek(t *testing.T) {
 			clk.Set(h)
 			for i, c := range cases {
 				if c.created.Equal(h) {
-					dec := decision(model.ChannelReplay, fmt.Sprint("w", i), "问题", []string{fmt.Sprint("词", i)}, nil, huashan,
+					dec := decision(model.ChannelReplay, fmt.Sprint("w", i), c.text, []string{fmt.Sprint("词", i)}, nil, huashan,
 						model.Department{ID: c.lead})
 					dec.Category = fmt.Sprint("cat", i) // never merged
 					if c.assist != "" {
 						dec.Assist = []model.Department{{ID: c.assist}}
 					}
 					mustHandle(t, d, dec)
-					cid := caseOf(t, st, dec.Post.ID).ID
+					kase := caseOf(t, st, dec.Post.ID)
+					cid := kase.ID
+					c.no = kase.No
 					as, err := st.ListAssignments(ctx, nil, store.AssignmentFilter{CaseID: cid})
 					if err != nil {
 						t.Fatal(err)
@@ -170,13 +177,18 @@ func TestWeeklyReportMatchesSeededWeek(t *testing.T) {
 		}
 
 		// Expected figures, from the plans only.
+		names := map[string]string{"ldj": ldj.Name, "cgj": cgj.Name, "gas": gas.Name} // fire has none
 		want := map[string]*ReportRow{}
 		row := func(dep string) *ReportRow {
 			if want[dep] == nil {
-				want[dep] = &ReportRow{Department: dep}
+				want[dep] = &ReportRow{Department: dep, Name: names[dep]}
+				if names[dep] == "" {
+					want[dep].Name, want[dep].Unnamed = dep, true
+				}
 			}
 			return want[dep]
 		}
+		wantExposed := map[string]ExposureItem{} // by case number and department
 		inWeek := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
 		for _, c := range cases {
 			for _, p := range c.as {
@@ -202,7 +214,8 @@ func TestWeeklyReportMatchesSeededWeek(t *testing.T) {
 					}
 				}
 				active := !transferred && !resolved
-				if active && ((!claimed && p.claimBy.Before(asOf)) || (claimed && !replied && p.replyBy.Before(asOf)) || p.closeBy.Before(asOf)) {
+				overdue := active && ((!claimed && p.claimBy.Before(asOf)) || (claimed && !replied && p.replyBy.Before(asOf)) || p.closeBy.Before(asOf))
+				if overdue {
 					row(p.dept).OverdueNow++
 				}
 				// A card is issued at the first tick after a deadline the
@@ -210,19 +223,56 @@ func TestWeeklyReportMatchesSeededWeek(t *testing.T) {
 				openAt := func(doneAt *time.Time, deadline time.Time) bool {
 					return !(doneAt != nil && !doneAt.After(deadline)) && !(p.transferAt != nil && !p.transferAt.After(deadline))
 				}
-				card := func(doneAt *time.Time, deadline time.Time, n *int) {
+				card := func(doneAt *time.Time, deadline time.Time, n *int) bool {
 					if tick := nextTick(deadline); openAt(doneAt, deadline) && !tick.After(asOf) && inWeek(tick) {
 						*n++
+						return true
 					}
+					return false
 				}
 				r := row(p.dept)
 				card(p.claimAt, p.claimBy, &r.Yellow)
-				card(p.replyAt, p.replyBy, &r.Orange)
-				card(p.resolveAt, p.closeBy, &r.Red)
+				orange := card(p.replyAt, p.replyBy, &r.Orange)
+				red := card(p.resolveAt, p.closeBy, &r.Red)
+				if !orange && !red && !overdue {
+					continue
+				}
+				// Exposed: lateness against the most serious deadline missed,
+				// until the step was done, the work ended, or asOf.
+				e := ExposureItem{CaseNo: c.no, Department: p.dept, Name: row(p.dept).Name, Unnamed: row(p.dept).Unnamed}
+				switch {
+				case red:
+					e.Card = "red"
+				case orange:
+					e.Card = "orange"
+				}
+				end := asOf
+				switch {
+				case resolved:
+					end = *p.resolveAt
+				case transferred:
+					end = *p.transferAt
+				}
+				for _, step := range []struct {
+					name     string
+					deadline time.Time
+					at       *time.Time
+				}{{"close", p.closeBy, p.resolveAt}, {"reply", p.replyBy, p.replyAt}, {"claim", p.claimBy, p.claimAt}} {
+					stop := end
+					if done(step.at, asOf) && step.at.Before(end) {
+						stop = *step.at
+					}
+					if late := stop.Sub(step.deadline); late > 0 {
+						e.Step, e.DaysLate = step.name, int(math.Ceil(late.Hours()/24))
+						e.StillOverdue = active && stop.Equal(asOf)
+						break
+					}
+				}
+				wantExposed[c.no+" "+p.dept] = e
 			}
 		}
 
-		got, err := BuildReport(ctx, st, time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), asOf, loc, nil)
+		got, err := BuildReport(ctx, st, time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), asOf, loc, names)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,10 +291,12 @@ func TestWeeklyReportMatchesSeededWeek(t *testing.T) {
 		total := 0
 		for _, dep := range deps {
 			w := *want[dep]
-			w.CompletionRate = ratio(w.Resolved, w.Received-w.Transferred)
-			g := gotRows[dep]
-			g.Name = ""
-			if g != w {
+			w.Handled = w.Received - w.Transferred
+			if w.Handled > 0 {
+				w.CompletionRate = float64(w.Resolved) / float64(w.Handled)
+			}
+			w.MeetsTarget = w.Handled > 0 && w.CompletionRate >= 0.95
+			if g := gotRows[dep]; g != w {
 				t.Errorf("%s:\n got %+v\nwant %+v", dep, g, w)
 			}
 			total += w.Received
@@ -252,28 +304,55 @@ func TestWeeklyReportMatchesSeededWeek(t *testing.T) {
 		if got.Total.Received != total || total == 0 {
 			t.Errorf("total received = %d, want %d (> 0)", got.Total.Received, total)
 		}
-		t.Logf("seeded week: %d assignments received, total row %+v", total, got.Total)
+		if len(got.Rows) != len(want) || !gotRows["fire"].Unnamed || gotRows["cgj"].Name != cgj.Name {
+			t.Errorf("rows = %+v: want %d, fire unnamed, cgj named", got.Rows, len(want))
+		}
 
-		// The CSV carries the same numbers.
-		var buf bytes.Buffer
-		if err := got.WriteCSV(&buf); err != nil {
-			t.Fatal(err)
+		if len(got.Exposure) != len(wantExposed) {
+			t.Errorf("exposed %d assignments, want %d", len(got.Exposure), len(wantExposed))
 		}
-		recs, err := csv.NewReader(&buf).ReadAll()
-		if err != nil {
-			t.Fatal(err)
+		red := 0
+		for i, e := range got.Exposure {
+			w, ok := wantExposed[e.CaseNo+" "+e.Department]
+			if !ok {
+				t.Errorf("exposed %s %s, not planned to be", e.CaseNo, e.Department)
+				continue
+			}
+			if e.Card != w.Card || e.Step != w.Step || e.DaysLate != w.DaysLate || e.StillOverdue != w.StillOverdue || e.Name != w.Name || e.Unnamed != w.Unnamed {
+				t.Errorf("exposed %s %s:\n got %+v\nwant %+v", e.CaseNo, e.Department, e, w)
+			}
+			if longDigits.MatchString(e.Words) {
+				t.Errorf("exposed words carry a long number: %q", e.Words)
+			}
+			if e.Card == "red" {
+				red++
+			}
+			// Red cards first, then orange, then the merely overdue; the
+			// longest late first within each.
+			if i > 0 {
+				rank := map[string]int{"red": 2, "orange": 1}
+				p := got.Exposure[i-1]
+				if rank[p.Card] < rank[e.Card] || (rank[p.Card] == rank[e.Card] && p.DaysLate < e.DaysLate) {
+					t.Errorf("exposure order: %+v before %+v", p, e)
+				}
+			}
 		}
-		if len(recs) != len(got.Rows)+2 || strings.Join(recs[0], ",") != strings.Join(reportColumns, ",") ||
-			recs[len(recs)-1][0] != "total" || recs[len(recs)-1][2] != fmt.Sprint(total) {
-			t.Errorf("csv = %v", recs)
+		if got.Total.Red == 0 || got.Total.Orange == 0 || red == 0 || len(got.Exposure) == 0 {
+			t.Errorf("the seeded week should have red and orange cards and exposed work: total %+v, exposed %d", got.Total, len(got.Exposure))
 		}
-		buf.Reset()
-		if err := got.WriteMarkdown(&buf); err != nil {
-			t.Fatal(err)
+		t.Logf("seeded week: %d assignments received, %d exposed, total row %+v", total, len(got.Exposure), got.Total)
+
+		// No merges in this week: every post opened its own case.
+		opened := 0
+		for _, c := range cases {
+			if inWeek(c.created) {
+				opened++
+			}
 		}
-		if md := buf.String(); !strings.Contains(md, "2026-11-23 至 2026-11-29") || strings.Count(md, "\n| ") != len(got.Rows)+2 {
-			t.Errorf("markdown:\n%s", md)
+		if sp := got.Special; sp.ThisWeek != (WeekFigures{Posts: opened, NewCases: opened}) || len(sp.Repeated) != 0 {
+			t.Errorf("special this week = %+v, repeated %v; want %d new cases, no repeats", sp.ThisWeek, sp.Repeated, opened)
 		}
+		checkFormats(t, got)
 	})
 }
 

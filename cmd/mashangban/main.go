@@ -5,7 +5,7 @@
 //	mashangban rules        check, test and explain routing rule files
 //	mashangban train        train the learned fallback model
 //	mashangban eval         measure the classifier on a labelled file
-//	mashangban report       the weekly report per department
+//	mashangban report       the weekly report (反馈, 曝光, 专报)
 //	mashangban healthcheck  ask a running daemon whether it is ready (container health check)
 package main
 
@@ -31,7 +31,7 @@ var commands = map[string]command{
 	"rules":       {"check, test and explain routing rule files", rulesCmd},
 	"train":       {"train the learned fallback model from labelled JSON Lines", trainCmd},
 	"eval":        {"measure the classifier on a labelled JSON Lines file", evalCmd},
-	"report":      {"the weekly report per department (CSV or Markdown)", reportCmd},
+	"report":      {"the weekly report: feedback, exposure and special report (md, csv, html, json)", reportCmd},
 	"healthcheck": {"ask a running daemon whether it is ready (exit 0) or not (exit 1)", healthcheckCmd},
 }
 

@@ -207,12 +207,10 @@ func BenchmarkLoadCachedDict(b *testing.B) {
 	runtime.KeepAlive(d)
 }
 
-// BenchmarkLoadHMM is the HMM's emission table, parsed once per process.
+// BenchmarkLoadHMM is the HMM's emission table, laid out once per process.
 func BenchmarkLoadHMM(b *testing.B) {
 	for b.Loop() {
-		if _, err := parseHMM(hmmEmitText); err != nil {
-			b.Fatal(err)
-		}
+		newHMM(hmmEmission[:])
 	}
 }
 
@@ -232,10 +230,7 @@ var hmmAlphabet = []string{
 // texts.
 func TestHMMSameAsGse(t *testing.T) {
 	hmm.LoadModel()
-	m, err := parseHMM(hmmEmitText)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newHMM(hmmEmission[:])
 	rng := rand.New(rand.NewPCG(1, 2))
 	t.Run("viterbi", func(t *testing.T) {
 		var runes []rune
@@ -284,10 +279,7 @@ func TestHMMSameAsGse(t *testing.T) {
 
 func FuzzHMMSameAsGse(f *testing.F) {
 	hmm.LoadModel()
-	m, err := parseHMM(hmmEmitText)
-	if err != nil {
-		f.Fatal(err)
-	}
+	m := newHMM(hmmEmission[:])
 	for _, s := range append(edgeCases, hmmAlphabet...) {
 		f.Add(s)
 	}

@@ -5,9 +5,9 @@
 // word ("印山东路", never "印" "山东" "路").
 //
 // The cut is gse's Cut(text, true), word for word, but the package owns it:
-// the dictionary and the HMM's emission table are copied from gse into
-// data/ (see data/README.md for where they come from and their licences)
-// and embedded, and the DAG, the route and the Viterbi path are this
+// the dictionary (data/zh_s.txt, embedded) and the HMM's emission table
+// (hmm_emit.go) are copied from gse by gen_data.go (see data/README.md for
+// where they come from and their licences), and the DAG, the route and the Viterbi path are this
 // package's code. gse is only a test dependency, the reference that
 // TestSameAsGse compares the cut with, so a gse release can neither break
 // the build nor change how text is cut. See README.md for why, and for
@@ -69,7 +69,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-var loadHMM = sync.OnceValues(func() (*hmmModel, error) { return parseHMM(hmmEmitText) })
+var loadHMM = sync.OnceValue(func() *hmmModel { return newHMM(hmmEmission[:]) })
 
 // New builds the dictionary table from the embedded text (once per
 // process) and adds words (place names, domain terms) with frequency at
@@ -91,10 +91,7 @@ func NewWithOptions(words []string, o Options) (*Segmenter, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	hmm, err := loadHMM()
-	if err != nil {
-		return nil, err
-	}
+	hmm := loadHMM()
 	d, err := table(o.CacheDir, logger)
 	if err != nil {
 		return nil, err

@@ -11,10 +11,10 @@ import (
 	"unicode/utf8"
 )
 
-// dict is gse's simplified-Chinese dictionary as one flat, read-only byte
+// dict is the simplified-Chinese dictionary as one flat, read-only byte
 // slice: an open-addressing hash table of every word and every proper prefix
 // of a word (gse's trie answers "is this a prefix" too, and its DAG needs it).
-// It is built in well under a second from gse's embedded text, or read back
+// It is built in well under a second from the embedded text, or read back
 // from a cache file with no parsing at all, and it costs one allocation of
 // about 14 MB instead of gse's trie and token structs (over 100 MB).
 //
@@ -77,7 +77,7 @@ func (d *dict) lookup(key string) (freq float64, tag string, ok bool) {
 	}
 }
 
-// builder builds the table from gse's dictionary text.
+// builder builds the table from a dictionary text.
 type builder struct {
 	slots []uint32
 	blob  []byte
@@ -157,7 +157,7 @@ func (b *builder) tag(t string) byte {
 // are lowered, as gse's SplitTextToWords does.
 func buildDict(text string) (*dict, error) {
 	if text == "" {
-		return nil, errors.New("gse's embedded dictionary is empty (built with the ne tag?)")
+		return nil, errors.New("segment dictionary is empty")
 	}
 	size := 64
 	for lines := strings.Count(text, "\n") + 1; size < 2*lines; size *= 2 {
@@ -186,7 +186,7 @@ func buildDict(text string) (*dict, error) {
 			continue
 		}
 		if len(b.tags) > 255 {
-			return nil, errors.New("gse's dictionary has more than 255 part-of-speech tags")
+			return nil, errors.New("segment dictionary has more than 255 part-of-speech tags")
 		}
 		if b.put(key, freq, tag) {
 			b.total += freq

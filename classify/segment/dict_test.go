@@ -100,7 +100,24 @@ func TestDictCache(t *testing.T) {
 		}
 		return d
 	}
+	// Tables of other dictionaries (an earlier release's, and one named as
+	// before the dictionary was copied from gse) go when the table is
+	// written; other files stay.
+	stale := []string{"zh_s-00000000.dict", "gse-v0.80.3-zh_s-1a2b3c4d.dict"}
+	for _, name := range append(stale, "notes.txt") {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("old"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	first := load()
+	for _, name := range stale {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("stale cache %s not removed", name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
+		t.Errorf("an unrelated file was removed: %v", err)
+	}
 	path := cacheFile(dir, smallDict)
 	data, err := os.ReadFile(path)
 	if err != nil || !bytes.Equal(data, first.data) {
@@ -154,8 +171,8 @@ func TestDictCache(t *testing.T) {
 	if !strings.Contains(logs.String(), "not written") {
 		t.Errorf("unwritable cache dir not reported: %s", logs.String())
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
-		t.Errorf("cache dir holds %d entries, want the table and the blocking file (no temporary files)", len(entries))
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Errorf("cache dir holds %d entries, want the table, notes.txt and the blocking file (no temporary files)", len(entries))
 	}
 }
 

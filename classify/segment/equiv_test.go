@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,8 +22,10 @@ import (
 	"github.com/go-ego/gse/hmm"
 )
 
-// sharedDir is ../shared next to the repository root (the directory with
-// go.mod); tests read the labelled messages from there.
+// sharedDir is the shared directory beside the repository: ../shared from
+// the repository root (the directory with go.mod), or from a directory
+// further up when the repository is a worktree below it. Tests read the
+// labelled messages from there; "" if there is none.
 func sharedDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -31,7 +34,7 @@ func sharedDir(t testing.TB) string {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
+			break
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -39,15 +42,26 @@ func sharedDir(t testing.TB) string {
 		}
 		dir = parent
 	}
+	for {
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+		if fi, err := os.Stat(filepath.Join(dir, "shared")); err == nil && fi.IsDir() {
+			return filepath.Join(dir, "shared")
+		}
+	}
 }
 
 // corpus returns real citizen messages (titles and texts) from the training
-// half of the labelled data in ../shared/eval/teddy2020c.
-func corpus(t testing.TB) []string {
+// half of the labelled data in shared/eval/teddy2020c, or an error if it is
+// not there.
+func corpus(t testing.TB) ([]string, error) {
 	t.Helper()
 	f, err := os.Open(filepath.Join(sharedDir(t), "eval", "teddy2020c", "train.jsonl"))
 	if err != nil {
-		t.Skipf("labelled messages not available: %v", err)
+		return nil, err
 	}
 	defer f.Close()
 	var out []string
@@ -69,7 +83,7 @@ func corpus(t testing.TB) []string {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, nil
 }
 
 var edgeCases = []string{
@@ -79,12 +93,16 @@ var edgeCases = []string{
 }
 
 // TestSameAsGse checks that the flat dictionary holds exactly gse's words
-// and that Cut gives gse's Cut(text, true) word for word.
+// and that Cut gives gse's Cut(text, true) word for word. It is what ties
+// the copies in data/ and this package's cut to the gse in go.mod: after a
+// gse upgrade, a failure here means gse cuts differently now (run go
+// generate to take its new data, and see what changed).
 func TestSameAsGse(t *testing.T) {
 	var g gse.Segmenter
 	if err := g.LoadDictEmbed("zh_s"); err != nil {
 		t.Fatal(err)
 	}
+	hmm.LoadModel()
 	s, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +116,8 @@ func TestSameAsGse(t *testing.T) {
 			t.Fatalf("word %q: %v %q %v, gse %v %q", tok.Text(), f, pos, ok, tok.Freq(), tok.Pos())
 		}
 	}
-	texts := append(corpus(t), edgeCases...)
+	messages, corpusErr := corpus(t)
+	texts := append(messages, edgeCases...)
 	diff := 0
 	for _, text := range texts {
 		want := slices.DeleteFunc(g.Cut(text, true), func(w string) bool { return strings.TrimSpace(w) == "" })
@@ -113,6 +132,9 @@ func TestSameAsGse(t *testing.T) {
 		t.Errorf("%d of %d texts cut differently from gse", diff, len(texts))
 	}
 	t.Logf("%d texts cut as gse does", len(texts))
+	if corpusErr != nil {
+		t.Skipf("edge cases only, labelled messages not available: %v", corpusErr)
+	}
 }
 
 // BenchmarkGseLoad is gse's own loader, the start-up cost this package avoids.
@@ -152,13 +174,13 @@ func heapMB() float64 {
 }
 
 // BenchmarkBuildDict is a first start without a cache file: the table built
-// from gse's embedded text.
+// from the embedded text.
 func BenchmarkBuildDict(b *testing.B) {
 	var d *dict
 	before := heapMB()
 	for b.Loop() {
 		var err error
-		if d, err = buildDict(gseZhS); err != nil {
+		if d, err = buildDict(zhS); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -170,14 +192,14 @@ func BenchmarkBuildDict(b *testing.B) {
 func BenchmarkLoadCachedDict(b *testing.B) {
 	dir := b.TempDir()
 	logger := slog.New(slog.DiscardHandler)
-	if _, err := loadDict(dir, gseZhS, logger); err != nil {
+	if _, err := loadDict(dir, zhS, logger); err != nil {
 		b.Fatal(err)
 	}
 	var d *dict
 	before := heapMB()
 	for b.Loop() {
 		var err error
-		if d, err = loadDict(dir, gseZhS, logger); err != nil {
+		if d, err = loadDict(dir, zhS, logger); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -185,9 +207,88 @@ func BenchmarkLoadCachedDict(b *testing.B) {
 	runtime.KeepAlive(d)
 }
 
-// BenchmarkLoadHMM is gse's HMM model, loaded once per process.
+// BenchmarkLoadHMM is the HMM's emission table, laid out once per process.
 func BenchmarkLoadHMM(b *testing.B) {
 	for b.Loop() {
-		hmm.LoadModel()
+		newHMM(hmmEmission[:])
 	}
+}
+
+// hmmAlphabet is what the HMM tests draw text from: characters of the
+// model, Han characters it lacks (U+3400, U+20000), and everything gse's
+// hmm.Cut treats apart (ASCII numbers with and without a point, letters,
+// blanks, punctuation, emoji, invalid UTF-8).
+var hmmAlphabet = []string{
+	"的", "是", "马", "鞍", "山", "路", "灯", "坏", "了", "窗", "户", "脱", "落", "龢", "∶",
+	"\u3400", "\U00020000", "〇", "0", "1", "9", ".", "a", "Z", "x", " ", "\t", "，", "。", "-",
+	"😀", "\xff", "\xe4\xb8",
+}
+
+// TestHMMSameAsGse checks the HMM against gse's on its own: the Viterbi
+// path and its log probability for every character of the CJK block (which
+// holds all the Han characters of gse's model), and the cut of random mixed
+// texts.
+func TestHMMSameAsGse(t *testing.T) {
+	hmm.LoadModel()
+	m := newHMM(hmmEmission[:])
+	rng := rand.New(rand.NewPCG(1, 2))
+	t.Run("viterbi", func(t *testing.T) {
+		var runes []rune
+		for range 3 {
+			for r := rune(emitLo); r <= emitHi; r++ {
+				runes = append(runes, r)
+			}
+		}
+		rng.Shuffle(len(runes), func(i, j int) { runes[i], runes[j] = runes[j], runes[i] })
+		for len(runes) > 0 {
+			obs := runes[:min(1+rng.IntN(12), len(runes))]
+			runes = runes[len(obs):]
+			wantP, wantPath := hmm.Viterbi(obs, []byte("BMES"))
+			path := m.viterbi(obs)
+			got := make([]byte, len(path))
+			p := 0.0
+			for i, st := range path {
+				got[i] = stateLetter[st]
+				e := m.emission(obs[i])
+				if i == 0 {
+					p = e[st] + startLogP[st]
+				} else {
+					p = p + transLogP[path[i-1]][st] + e[st]
+				}
+			}
+			if string(got) != string(wantPath) || p != wantP {
+				t.Fatalf("viterbi(%q) = %s %v, gse %s %v", string(obs), got, p, wantPath, wantP)
+			}
+		}
+	})
+	t.Run("cut", func(t *testing.T) {
+		for range 20000 {
+			var b strings.Builder
+			for range rng.IntN(16) {
+				b.WriteString(hmmAlphabet[rng.IntN(len(hmmAlphabet))])
+			}
+			text := b.String()
+			var got []string
+			m.cut(text, func(w string) { got = append(got, w) })
+			if want := hmm.Cut(text); !slices.Equal(got, want) {
+				t.Fatalf("cut(%q)\n got %q\nwant %q", text, got, want)
+			}
+		}
+	})
+}
+
+func FuzzHMMSameAsGse(f *testing.F) {
+	hmm.LoadModel()
+	m := newHMM(hmmEmission[:])
+	for _, s := range append(edgeCases, hmmAlphabet...) {
+		f.Add(s)
+	}
+	f.Add("3.14路灯12.5.6abc马鞍山x1.")
+	f.Fuzz(func(t *testing.T, text string) {
+		var got []string
+		m.cut(text, func(w string) { got = append(got, w) })
+		if want := hmm.Cut(text); !slices.Equal(got, want) {
+			t.Fatalf("cut(%q)\n got %q\nwant %q", text, got, want)
+		}
+	})
 }

@@ -1,25 +1,30 @@
-// Package segment cuts Chinese text into words the way gse does (its
-// embedded simplified-Chinese dictionary, the maximum-probability path over
-// the word DAG, and gse's HMM for runs of unknown characters), with the
-// gazetteer's place names added as user words so that a place stays one word
-// ("印山东路", never "印" "山东" "路").
+// Package segment cuts Chinese text into words: jieba's simplified-Chinese
+// dictionary as gse ships it, the maximum-probability path over the word
+// DAG, and jieba's hidden Markov model for runs of unknown characters, with
+// the gazetteer's place names added as user words so that a place stays one
+// word ("印山东路", never "印" "山东" "路").
 //
-// gse's own loader takes seconds and over 100 MB of heap to build its trie
-// and token structs, most of which only its search modes use. This package
-// keeps the dictionary as one flat hash table of about 14 MB built straight
-// from gse's embedded text, and can keep that table in a cache file that the
-// next start reads without parsing (NewCached). The cut is the same as gse's
-// Cut(text, true), word for word; see README.md for the figures and the test
-// that checks the equivalence.
+// The cut is gse's Cut(text, true), word for word, but the package owns it:
+// the dictionary (data/zh_s.txt, embedded) and the HMM's emission table
+// (hmm_emit.go) are copied from gse by gen_data.go (see data/README.md for
+// where they come from and their licences), and the DAG, the route and the Viterbi path are this
+// package's code. gse is only a test dependency, the reference that
+// TestSameAsGse compares the cut with, so a gse release can neither break
+// the build nor change how text is cut. See README.md for why, and for
+// the figures.
+//
+// The dictionary is kept as one flat hash table of about 14 MB built
+// straight from the embedded text, rather than gse's trie and token structs
+// (seconds and over 100 MB), and NewCached keeps that table in a cache file
+// that the next start reads without parsing.
 //
 // It is not for deciding anything about the words: see classify.
-//
-// gse's HMM model is a package-level global that every gse.Segmenter
-// reloads on creation; do not create gse segmenters elsewhere in a process
-// that cuts text concurrently.
 package segment
 
+//go:generate go run gen_data.go
+
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,17 +36,13 @@ import (
 	"sync"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/go-ego/gse"
-	"github.com/go-ego/gse/hmm"
 )
 
-// gseZhS is gse's embedded simplified-Chinese dictionary text (data/dict/zh/s_1.txt),
-// which gse does not export. Reading it directly saves gse's slow loader;
-// the build fails loudly if a gse release renames it.
+// zhS is the simplified-Chinese dictionary, "word frequency part-of-speech"
+// lines: gse's data/dict/zh/s_1.txt, copied by gen_data.go.
 //
-//go:linkname gseZhS github.com/go-ego/gse.zhS
-var gseZhS string
+//go:embed data/zh_s.txt
+var zhS string
 
 // UserFreq is the least frequency a user word gets (a dictionary word keeps
 // its own if higher). Any frequency keeps a place name whole against splits
@@ -53,6 +54,7 @@ const UserFreq = 1000
 // Segmenter is safe for concurrent use once built.
 type Segmenter struct {
 	dict *dict
+	hmm  *hmmModel
 	// user words (their frequency) and their proper prefixes (0), which
 	// override the dictionary.
 	user map[string]float64
@@ -61,15 +63,15 @@ type Segmenter struct {
 // Options configure NewWithOptions.
 type Options struct {
 	// CacheDir holds the prebuilt dictionary table (a file of about 14 MB
-	// named after gse's dictionary checksum). Empty: build it every time.
+	// named after the dictionary's checksum). Empty: build it every time.
 	CacheDir string
 	// Logger reports cache misses and cache write failures; nil discards.
 	Logger *slog.Logger
 }
 
-var loadHMM = sync.OnceFunc(func() { hmm.LoadModel() })
+var loadHMM = sync.OnceValue(func() *hmmModel { return newHMM(hmmEmission[:]) })
 
-// New builds the dictionary table from gse's embedded text (once per
+// New builds the dictionary table from the embedded text (once per
 // process) and adds words (place names, domain terms) with frequency at
 // least UserFreq.
 func New(words []string) (*Segmenter, error) {
@@ -77,7 +79,7 @@ func New(words []string) (*Segmenter, error) {
 }
 
 // NewCached is New with the dictionary table kept in cacheDir: read it if it
-// is there and matches gse's dictionary, else build it and write it.
+// is there and matches the embedded dictionary, else build it and write it.
 func NewCached(cacheDir string, words []string) (*Segmenter, error) {
 	return NewWithOptions(words, Options{CacheDir: cacheDir})
 }
@@ -89,12 +91,12 @@ func NewWithOptions(words []string, o Options) (*Segmenter, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	loadHMM()
+	hmm := loadHMM()
 	d, err := table(o.CacheDir, logger)
 	if err != nil {
 		return nil, err
 	}
-	s := &Segmenter{dict: d, user: map[string]float64{}}
+	s := &Segmenter{dict: d, hmm: hmm, user: map[string]float64{}}
 	for _, w := range words {
 		w = asciiLower(strings.TrimSpace(w))
 		if w == "" {
@@ -114,24 +116,28 @@ func NewWithOptions(words []string, o Options) (*Segmenter, error) {
 	return s, nil
 }
 
-// CacheFile is the name of the cache file for gse's current dictionary.
-func CacheFile(cacheDir string) string { return cacheFile(cacheDir, gseZhS) }
+// CacheFile is the name of the cache file for the embedded dictionary.
+func CacheFile(cacheDir string) string { return cacheFile(cacheDir, zhS) }
 
+// cacheFile names the table after the dictionary text it was built from
+// (and the table's format), so that a binary with another dictionary never
+// reads it.
 func cacheFile(cacheDir, source string) string {
-	return filepath.Join(cacheDir, fmt.Sprintf("gse-%s-zh_s-%08x.dict", gse.GetVersion(), sourceChecksum(source)))
+	return filepath.Join(cacheDir, fmt.Sprintf("zh_s-%08x.dict", sourceChecksum(source)))
 }
 
-var gseZhSChecksum = sync.OnceValue(func() uint32 { return checksum(unsafe.Slice(unsafe.StringData(gseZhS), len(gseZhS))) })
+var zhSChecksum = sync.OnceValue(func() uint32 { return checksum(unsafe.Slice(unsafe.StringData(zhS), len(zhS))) })
 
-// sourceChecksum identifies a dictionary text; gse's is computed once.
+// sourceChecksum identifies a dictionary text; the embedded one's is
+// computed once.
 func sourceChecksum(source string) uint32 {
-	if source == gseZhS {
-		return gseZhSChecksum()
+	if source == zhS {
+		return zhSChecksum()
 	}
 	return checksum(unsafe.Slice(unsafe.StringData(source), len(source)))
 }
 
-// The table of gse's dictionary is loaded once per process and shared by
+// The table of the embedded dictionary is loaded once per process and shared by
 // every Segmenter (it is read-only): a reload that rebuilds the segmenter
 // with new place names only adds the words.
 var shared struct {
@@ -145,7 +151,7 @@ func table(cacheDir string, logger *slog.Logger) (*dict, error) {
 	shared.Lock()
 	defer shared.Unlock()
 	if shared.d == nil {
-		d, err := loadDict(cacheDir, gseZhS, logger)
+		d, err := loadDict(cacheDir, zhS, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -153,11 +159,9 @@ func table(cacheDir string, logger *slog.Logger) (*dict, error) {
 		return d, nil
 	}
 	if cacheDir != "" {
-		path := cacheFile(cacheDir, gseZhS)
+		path := cacheFile(cacheDir, zhS)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			if err := writeFileAtomic(path, shared.d.data); err != nil {
-				logger.Warn("segment dictionary cache not written", "path", path, "error", err)
-			}
+			writeCache(path, shared.d.data, logger)
 		}
 	}
 	return shared.d, nil
@@ -187,12 +191,41 @@ func loadDict(cacheDir, source string, logger *slog.Logger) (*dict, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(path, d.data); err != nil {
-		logger.Warn("segment dictionary cache not written", "path", path, "error", err)
-	} else {
-		logger.Info("segment dictionary cache written", "path", path, "bytes", len(d.data))
-	}
+	writeCache(path, d.data, logger)
 	return d, nil
+}
+
+// writeCache writes a table to path and removes the tables of other
+// dictionaries from its directory: those of earlier releases, named
+// zh_s-<checksum>.dict or, before the dictionary was part of mashangban,
+// gse-<version>-zh_s-<checksum>.dict. (Two binaries with different
+// dictionaries sharing one cache directory would each rebuild on start.)
+func writeCache(path string, data []byte, logger *slog.Logger) {
+	if err := writeFileAtomic(path, data); err != nil {
+		logger.Warn("segment dictionary cache not written", "path", path, "error", err)
+		return
+	}
+	logger.Info("segment dictionary cache written", "path", path, "bytes", len(data))
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		stale, _ := filepath.Match("zh_s-*.dict", name)
+		if old, _ := filepath.Match("gse-*-zh_s-*.dict", name); old {
+			stale = true
+		}
+		if !stale || e.IsDir() || name == filepath.Base(path) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			logger.Warn("stale segment dictionary cache not removed", "path", filepath.Join(dir, name), "error", err)
+		} else {
+			logger.Info("stale segment dictionary cache removed", "path", filepath.Join(dir, name))
+		}
+	}
 }
 
 // writeFileAtomic writes through a temporary file and a rename, so that a
@@ -219,7 +252,7 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// find answers like gse's Dictionary.Find: ok if s is a word or a prefix of
+// find answers like gse's Dictionary.Find: ok if w is a word or a prefix of
 // one, with the word's frequency (0 for a prefix only).
 func (s *Segmenter) find(w string) (float64, bool) {
 	uf, uok := s.user[w]
@@ -232,7 +265,7 @@ func (s *Segmenter) find(w string) (float64, bool) {
 	return 0, uok
 }
 
-// Lookup reports gse's frequency and part of speech of a dictionary word
+// Lookup reports the frequency and part of speech of a dictionary word
 // (a user word has its frequency and part of speech "").
 func (s *Segmenter) Lookup(word string) (freq float64, pos string, ok bool) {
 	word = asciiLower(word)
@@ -247,11 +280,9 @@ func (s *Segmenter) Lookup(word string) (freq float64, pos string, ok bool) {
 }
 
 // Cut returns the words of text, without blanks, as gse's Cut(text, true)
-// does (HMM on for unknown words; text lowered as gse lowers it).
+// does (HMM on for unknown words; text lowered, as gse's default ToLower).
 func (s *Segmenter) Cut(text string) []string {
-	if gse.ToLower {
-		text = strings.ToLower(text)
-	}
+	text = strings.ToLower(text)
 	runes := []rune(text)
 	route := s.route(runes)
 	out := make([]string, 0, len(runes)/2+1)
@@ -271,9 +302,7 @@ func (s *Segmenter) Cut(text string) []string {
 			// whole run is itself a word.
 			str := string(buf)
 			if f, ok := s.find(str); !ok || f == 0 {
-				for _, w := range hmm.Cut(str) {
-					emit(w)
-				}
+				s.hmm.cut(str, emit)
 			} else {
 				for _, r := range buf {
 					emit(string(r))

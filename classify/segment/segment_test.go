@@ -2,6 +2,7 @@ package segment_test
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,10 +57,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// startup is what BenchmarkStartup runs in a fresh process: get ready to
-// cut (the gazetteer and the segmenter with its words, from the cache in
-// $MSB_SEGMENT_CACHE or without one, or gse's own loader), cut one text,
-// and print the live heap in MB.
+// startup is what BenchmarkStartup and TestStartupCache run in a fresh
+// process: get ready to cut (the gazetteer and the segmenter with its words,
+// from the cache in $MSB_SEGMENT_CACHE or without one, or gse's own loader),
+// cut one text, and print the live heap in MB and the words of the text on
+// a line each. The segmenter's log goes to stderr.
 func startup(mode string) int {
 	g, err := gazetteer.New(nil)
 	if err != nil {
@@ -69,7 +71,10 @@ func startup(mode string) int {
 	var cut func(string) []string
 	switch mode {
 	case "cached", "cold":
-		s, err := segment.NewCached(os.Getenv("MSB_SEGMENT_CACHE"), g.Words())
+		s, err := segment.NewWithOptions(g.Words(), segment.Options{
+			CacheDir: os.Getenv("MSB_SEGMENT_CACHE"),
+			Logger:   slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -89,13 +94,11 @@ func startup(mode string) int {
 		fmt.Fprintln(os.Stderr, "unknown startup mode", mode)
 		return 2
 	}
-	if len(cut(benchText)) == 0 {
-		return 1
-	}
+	words := cut(benchText)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Printf("%.1f\n", float64(ms.HeapAlloc)/(1<<20))
+	fmt.Printf("%.1f\n%s\n", float64(ms.HeapAlloc)/(1<<20), strings.Join(words, " "))
 	runtime.KeepAlive(cut)
 	return 0
 }
@@ -299,11 +302,66 @@ func BenchmarkStartup(b *testing.B) {
 				if err != nil {
 					b.Fatalf("%s start: %v", mode, err)
 				}
-				if heap, err = strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil {
+				first, _, _ := strings.Cut(string(out), "\n")
+				if heap, err = strconv.ParseFloat(first, 64); err != nil {
 					b.Fatalf("%s start printed %q", mode, out)
 				}
 			}
 			b.ReportMetric(heap, "heap-MB")
+		})
+	}
+}
+
+// TestStartupCache starts fresh processes on one cache directory, as the
+// daemon starts on its data directory: the first builds the table and
+// writes the cache, the next reads it without a word in the log, one after
+// the file was damaged rebuilds and rewrites it, and all cut alike.
+func TestStartupCache(t *testing.T) {
+	g, err := gazetteer.New(nil) // the words startup gives its segmenter
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := segment.NewCached(cacheDir(), g.Words())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Join(s.Cut(benchText), " ")
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		before  func(t *testing.T)
+		wantLog string // "" for none
+	}{
+		{"empty cache directory", func(*testing.T) {}, "segment dictionary cache written"},
+		{"cache file present", func(*testing.T) {}, ""},
+		{"cache file damaged", func(t *testing.T) {
+			if err := os.WriteFile(segment.CacheFile(dir), []byte("damaged"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, "segment dictionary cache unusable, rebuilding"},
+		{"cache file present again", func(*testing.T) {}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.before(t)
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "MSB_SEGMENT_STARTUP=cached", "MSB_SEGMENT_CACHE="+dir)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("start: %v\n%s", err, stderr.String())
+			}
+			if (tt.wantLog == "" && stderr.Len() != 0) || !strings.Contains(stderr.String(), tt.wantLog) {
+				t.Errorf("log %q, want %q", stderr.String(), tt.wantLog)
+			}
+			_, got, _ := strings.Cut(strings.TrimSuffix(string(out), "\n"), "\n")
+			if got != want {
+				t.Errorf("the started process cut %q, want %q", got, want)
+			}
+			if _, err := os.Stat(segment.CacheFile(dir)); err != nil {
+				t.Errorf("no cache file after start: %v", err)
+			}
 		})
 	}
 }

@@ -51,6 +51,47 @@ type Options struct {
 	// DrainTimeout bounds the graceful drain at shutdown; zero means 5s,
 	// negative means no drain (an abrupt stop, for tests).
 	DrainTimeout time.Duration
+	// HTTPLimits replaces the HTTP server's timeouts (tests); zero fields
+	// take DefaultHTTPLimits.
+	HTTPLimits HTTPLimits
+}
+
+// HTTPLimits bound what one HTTP client can hold: a client that sends its
+// headers or body slowly, reads the answer slowly or keeps an idle
+// connection open is cut off, so a few slow clients cannot take the
+// server's connections.
+type HTTPLimits struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxHeaderBytes                int
+}
+
+// DefaultHTTPLimits are the HTTP server's limits.
+var DefaultHTTPLimits = HTTPLimits{
+	ReadHeader:     10 * time.Second,
+	Read:           30 * time.Second,
+	Write:          60 * time.Second,
+	Idle:           120 * time.Second,
+	MaxHeaderBytes: 64 << 10,
+}
+
+func (l HTTPLimits) withDefaults() HTTPLimits {
+	d := DefaultHTTPLimits
+	if l.ReadHeader > 0 {
+		d.ReadHeader = l.ReadHeader
+	}
+	if l.Read > 0 {
+		d.Read = l.Read
+	}
+	if l.Write > 0 {
+		d.Write = l.Write
+	}
+	if l.Idle > 0 {
+		d.Idle = l.Idle
+	}
+	if l.MaxHeaderBytes > 0 {
+		d.MaxHeaderBytes = l.MaxHeaderBytes
+	}
+	return d
 }
 
 // App is a running mashangban.
@@ -163,7 +204,15 @@ func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err er
 	}
 	a.closers = append(a.closers, func() { ln.Close() })
 	a.ln, a.addr = ln, ln.Addr().String()
-	a.srv = &http.Server{Handler: a.handler(reg), ReadHeaderTimeout: 10 * time.Second}
+	lim := opts.HTTPLimits.withDefaults()
+	a.srv = &http.Server{
+		Handler:           a.handler(reg),
+		ReadHeaderTimeout: lim.ReadHeader,
+		ReadTimeout:       lim.Read,
+		WriteTimeout:      lim.Write,
+		IdleTimeout:       lim.Idle,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
+	}
 	return a, nil
 }
 

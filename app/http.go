@@ -31,6 +31,7 @@ func (a *App) handler(reg *prometheus.Registry) http.Handler {
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("POST /-/reload", a.reloadHTTP)
+	mux.HandleFunc("GET /rules", a.getRules)
 	mux.HandleFunc("GET /cases", a.listCases)
 	mux.HandleFunc("GET /deadletters", a.listDeadLetters)
 	if a.api != nil {
@@ -68,7 +69,7 @@ func (a *App) reloadHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "status": "previous rule set kept"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded", "version": a.rules.Version()})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "version": a.rules.Version(), "rules": a.rulesStatus()})
 }
 
 // listCases is a local, read-only view of the cases (newest first). The

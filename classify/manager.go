@@ -71,6 +71,9 @@ type Manager struct {
 	reloadOK      prometheus.Gauge
 	reloadOKTime  prometheus.Gauge
 	reloadsFailed prometheus.Counter
+	modelInfo     *prometheus.GaugeVec
+	modelTrained  prometheus.Gauge
+	modelExamples prometheus.Gauge
 }
 
 // Open loads, compiles and serves the rule set in opts.RulesDir. An error
@@ -102,6 +105,18 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 		reloadsFailed: f.NewCounter(prometheus.CounterOpts{
 			Name: "mashangban_rules_reloads_failed_total",
 			Help: "Rule reloads that failed and kept the previous rule set.",
+		}),
+		modelInfo: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mashangban_model_info",
+			Help: "The learned fallback serving now (1, labelled with its version); absent when the rule set has no model.",
+		}, []string{"version"}),
+		modelTrained: f.NewGauge(prometheus.GaugeOpts{
+			Name: "mashangban_model_trained_timestamp_seconds",
+			Help: "When the serving model was trained (0: no model, or a file without a training record).",
+		}),
+		modelExamples: f.NewGauge(prometheus.GaugeOpts{
+			Name: "mashangban_model_training_examples",
+			Help: "How many labelled examples the serving model was trained on (0: unknown or no model).",
 		}),
 	}
 	if err := m.Reload(ctx); err != nil {
@@ -244,11 +259,31 @@ func (m *Manager) Reload(ctx context.Context) error {
 	}
 	prev := m.cur.Swap(e)
 	m.reloadOK.Set(1)
+	m.setModelMetrics(e.Model())
 	m.reloadOKTime.Set(float64(time.Now().UnixNano()) / 1e9)
 	if prev == nil || prev.tree.Version != e.tree.Version {
 		m.logger.Info("rule set loaded", "dir", m.opts.RulesDir, "version", e.tree.Version, "routes", len(e.tree.routes), "model", e.tree.model != nil, "duration", time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// setModelMetrics shows the serving model in the metrics (a Manager made by
+// Build has none).
+func (m *Manager) setModelMetrics(info *ModelInfo) {
+	if m.modelInfo == nil {
+		return
+	}
+	m.modelInfo.Reset()
+	m.modelTrained.Set(0)
+	m.modelExamples.Set(0)
+	if info == nil {
+		return
+	}
+	m.modelInfo.WithLabelValues(info.Version).Set(1)
+	if t := info.Trained; t != nil {
+		m.modelTrained.Set(float64(t.At.Unix()))
+		m.modelExamples.Set(float64(t.Examples))
+	}
 }
 
 // Engine is the engine serving now.

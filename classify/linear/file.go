@@ -25,7 +25,8 @@ import (
 //	weights: float32 per (term+bias) × label, feature-major
 //
 // The model's Version is derived from the same hash, so it changes whenever
-// anything that affects a prediction changes.
+// anything that affects a prediction changes (and when the training record
+// in the header does).
 const (
 	fileMagic     = "MSBMODEL"
 	formatVersion = 1
@@ -41,11 +42,14 @@ type fileHeader struct {
 	Loss     Loss           `json:"loss"`
 	Scale    float32        `json:"scale"`
 	Terms    int            `json:"terms"`
+	// Trained is where the model came from; files written before it
+	// existed have none.
+	Trained *TrainInfo `json:"trained,omitempty"`
 }
 
 func encodeBody(m *Model) []byte {
 	var b bytes.Buffer
-	hdr, _ := json.Marshal(fileHeader{Labels: m.labels, Features: m.feat, Loss: m.loss, Scale: m.scale, Terms: len(m.terms)})
+	hdr, _ := json.Marshal(fileHeader{Labels: m.labels, Features: m.feat, Loss: m.loss, Scale: m.scale, Terms: len(m.terms), Trained: m.trained})
 	b.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(hdr))))
 	b.Write(hdr)
 	buf := make([]byte, 0, 8*len(m.terms)+4*(len(m.idf)+len(m.w)))
@@ -164,7 +168,10 @@ func decodeBody(body []byte) (*Model, error) {
 	if need := 8*h.Terms + 4*(h.Terms+(h.Terms+1)*K); len(body) != need {
 		return nil, fmt.Errorf("body is %d bytes, want %d for %d terms and %d labels", len(body), need, h.Terms, K)
 	}
-	m := &Model{labels: h.Labels, feat: h.Features, loss: h.Loss, scale: h.Scale}
+	if t := h.Trained; t != nil && (t.Examples < 0 || len(t.Sources) > 100) {
+		return nil, fmt.Errorf("header: bad training record (%d examples, %d sources)", t.Examples, len(t.Sources))
+	}
+	m := &Model{labels: h.Labels, feat: h.Features, loss: h.Loss, scale: h.Scale, trained: h.Trained}
 	m.terms = make([]uint64, h.Terms)
 	m.vocab = make(map[uint64]int32, h.Terms)
 	for i := range m.terms {

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
@@ -43,6 +44,41 @@ type Model struct {
 	// confidence (1 for the logistic loss, fitted for the SVM).
 	scale   float32
 	version string
+	trained *TrainInfo
+}
+
+// TrainInfo records how a model was trained: when, on how many examples,
+// with which label, and from where (files, the store's cases). It is kept
+// in the model file and shown by the daemon next to the model's version.
+type TrainInfo struct {
+	At       time.Time `json:"at"`
+	Label    string    `json:"label"`
+	Examples int       `json:"examples"`
+	// Sources says where the examples came from, one entry per source
+	// with its count, e.g. "store: 412 cases routed or transferred by hand".
+	Sources []string `json:"sources,omitempty"`
+}
+
+// Trained returns the model's training record, nil for a file that has
+// none.
+func (m *Model) Trained() *TrainInfo {
+	if m.trained == nil {
+		return nil
+	}
+	t := *m.trained
+	t.Sources = slices.Clone(t.Sources)
+	return &t
+}
+
+// WithTrainInfo returns a copy of the model that carries the training
+// record (and so a new Version).
+func (m *Model) WithTrainInfo(t TrainInfo) *Model {
+	c := *m
+	t.Sources = slices.Clone(t.Sources)
+	t.At = t.At.UTC().Truncate(time.Second)
+	c.trained = &t
+	c.version = contentVersion(&c)
+	return &c
 }
 
 // Labels returns the model's labels in its internal (sorted) order.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fieldsCutter stands in for gse in unit tests: the synthetic messages are
@@ -437,6 +438,47 @@ func TestPredictionVectorMatchesTrainingVector(t *testing.T) {
 		b := e.vectoriseKnown(m.vocab, m.idf, tokens, text)
 		if !slices.Equal(a.idx, b.idx) || !slices.Equal(a.val, b.val) {
 			t.Errorf("%q: training vector %v %v, prediction vector %v %v", text, a.idx, a.val, b.idx, b.val)
+		}
+	}
+}
+
+func TestTrainInfoTravelsWithTheFile(t *testing.T) {
+	m := trainSynthetic(t, LossSVM)
+	if m.Trained() != nil {
+		t.Fatalf("a freshly trained model has a record before one is given: %+v", m.Trained())
+	}
+	at := time.Date(2026, 12, 2, 14, 30, 15, 999, time.FixedZone("CST", 8*3600))
+	info := TrainInfo{At: at, Label: "department", Examples: 412, Sources: []string{"store: 400 cases", "extra.jsonl: 12"}}
+	withInfo := m.WithTrainInfo(info)
+	if withInfo.Version() == m.Version() {
+		t.Errorf("version %s did not change with the training record", m.Version())
+	}
+	if m.Trained() != nil {
+		t.Error("WithTrainInfo changed the original model")
+	}
+	var buf bytes.Buffer
+	if err := withInfo.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version() != withInfo.Version() {
+		t.Errorf("loaded version %s, saved %s", got.Version(), withInfo.Version())
+	}
+	tr := got.Trained()
+	if tr == nil {
+		t.Fatal("training record lost in the file")
+	}
+	if !tr.At.Equal(at.Truncate(time.Second)) || tr.Label != "department" || tr.Examples != 412 || !slices.Equal(tr.Sources, info.Sources) {
+		t.Errorf("record %+v, want %+v (time to the second)", *tr, info)
+	}
+	// The predictions are the same model's.
+	for _, ex := range synthetic(20) {
+		toks := fieldsCutter{}.Cut(ex.Text)
+		if a, b := m.Predict(toks, ex.Text), got.Predict(toks, ex.Text); a.Label != b.Label || a.Confidence != b.Confidence {
+			t.Fatalf("prediction changed with the record: %+v vs %+v", a, b)
 		}
 	}
 }

@@ -8,14 +8,22 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mashangban/mashangban/classify/gazetteer"
 	linear "github.com/mashangban/mashangban/classify/linear"
 	"github.com/mashangban/mashangban/classify/segment"
+	"github.com/mashangban/mashangban/config"
+	"github.com/mashangban/mashangban/store"
 )
 
-const trainUsage = "usage: mashangban train [--label category|department] [--out FILE] [--cv K | --holdout FRAC] [--eval FILE] FILE.jsonl..."
+const trainUsage = `usage: mashangban train [--label category|department] [--out FILE] [--cv K | --holdout FRAC] [--eval FILE] FILE.jsonl...
+       mashangban train --from-store [--store-cases all|hand] [--config FILE | --db.url URL | --data.dir DIR] [other flags] [FILE.jsonl...]
+
+--from-store trains on the store's own cases: each case's text with its final
+lead department (--label department) or category (--label category), after
+hand routing and transfers; labelled files given as well are mixed in.`
 
 // trainCmd runs `mashangban train`: read labelled JSON Lines, cut them with
 // the daemon's segmenter (gse plus the gazetteer's places), train the
@@ -41,6 +49,11 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	calibrate := fs.Bool("calibrate", def.Calibrate, "fit the confidence scale on a held-out third (one more training)")
 	seed := fs.Uint64("seed", def.Seed, "seed of the visiting order and the splits")
 	quiet := fs.Bool("quiet", false, "print only the summary lines, not the per-label tables")
+	fromStore := fs.Bool("from-store", false, "also train on the store's cases (final department or category, after transfers)")
+	storeCases := fs.String("store-cases", "all", "with --from-store: all (every case with a lead) or hand (only cases routed from triage or transferred by a person)")
+	cfgFile := fs.String("config", "", "with --from-store: configuration file naming the store")
+	dbURL := fs.String("db.url", "", "with --from-store: the store's URL (postgres://... or sqlite:PATH)")
+	dataDir := fs.String("data.dir", "", "with --from-store: data directory of the embedded default (its SQLite file)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, trainUsage)
 		fs.PrintDefaults()
@@ -48,7 +61,7 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() == 0 || (*label != "category" && *label != "department") || (*folds != 0 && *holdout != 0) || *folds < 0 || *folds == 1 || *holdout < 0 || *holdout >= 1 {
+	if (fs.NArg() == 0 && !*fromStore) || (*storeCases != "all" && *storeCases != "hand") || (*label != "category" && *label != "department") || (*folds != 0 && *holdout != 0) || *folds < 0 || *folds == 1 || *holdout < 0 || *holdout >= 1 {
 		fmt.Fprintln(stderr, trainUsage)
 		return 2
 	}
@@ -61,14 +74,40 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	opts.Features.MinDF, opts.Features.CharMax, opts.Features.Words, opts.Features.WordBigrams = *minDF, *charMax, *words, *bigrams
 
 	var examples []linear.Example
+	var sources []string
+	if *fromStore {
+		var cfgArgs []string
+		for _, f := range []struct{ name, val string }{{"config", *cfgFile}, {"db.url", *dbURL}, {"data.dir", *dataDir}} {
+			if f.val != "" {
+				cfgArgs = append(cfgArgs, "--"+f.name+"="+f.val)
+			}
+		}
+		cfg, _, err := config.Parse("mashangban train", cfgArgs, os.LookupEnv, stderr)
+		if err != nil {
+			return configError(stderr, err)
+		}
+		exs, what, err := storeExamples(ctx, cfg.DBURL(), *label, *storeCases == "hand")
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "read %s\n", what)
+		examples = append(examples, exs...)
+		sources = append(sources, what)
+	}
 	for _, name := range fs.Args() {
 		exs, err := readLabelledFile(name, *label)
 		if err != nil {
 			return fail(err)
 		}
 		examples = append(examples, exs...)
+		sources = append(sources, fmt.Sprintf("%s: %d labelled messages", filepath.Base(name), len(exs)))
 	}
-	fmt.Fprintf(stdout, "read %d labelled messages from %d file(s), label %s\n", len(examples), fs.NArg(), *label)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stdout, "read %d labelled messages from %d file(s), label %s\n", len(examples), fs.NArg(), *label)
+	}
+	if len(examples) == 0 {
+		return fail(errors.New("nothing to train on"))
+	}
 
 	start := time.Now()
 	seg, err := newTrainSegmenter()
@@ -121,6 +160,7 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		report(*evalFile, measure(m, linear.Tokenize(seg, exs)))
 	}
+	m = m.WithTrainInfo(linear.TrainInfo{At: time.Now(), Label: *label, Examples: len(trainSet), Sources: sources})
 	size, err := writeModel(*out, m)
 	if err != nil {
 		return fail(err)
@@ -138,6 +178,45 @@ func newTrainSegmenter() (*segment.Segmenter, error) {
 		return nil, fmt.Errorf("gazetteer: %w", err)
 	}
 	return segment.New(gz.Words())
+}
+
+// storeExamples reads the store's cases as labelled examples: the text of
+// the post that opened each case with its final lead department or
+// category. Cases without that label are left out and counted.
+func storeExamples(ctx context.Context, url, label string, byHandOnly bool) ([]linear.Example, string, error) {
+	st, err := store.Open(ctx, url, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: %w", err)
+	}
+	defer st.Close()
+	if err := st.CheckSchema(ctx); err != nil {
+		return nil, "", fmt.Errorf("store: %w", err)
+	}
+	cases, err := st.LabelledCases(ctx, store.LabelledFilter{ByHandOnly: byHandOnly})
+	if err != nil {
+		return nil, "", err
+	}
+	var exs []linear.Example
+	hand, unlabelled := 0, 0
+	for _, c := range cases {
+		l := c.Lead
+		if label == "category" {
+			l = c.Category
+		}
+		if l == "" || strings.TrimSpace(c.Text) == "" {
+			unlabelled++
+			continue
+		}
+		if c.ByHand {
+			hand++
+		}
+		exs = append(exs, linear.Example{Text: c.Text, Label: l})
+	}
+	what := fmt.Sprintf("store: %d cases (%d routed or transferred by hand), label %s", len(exs), hand, label)
+	if unlabelled > 0 {
+		what += fmt.Sprintf(", %d without one left out", unlabelled)
+	}
+	return exs, what, nil
 }
 
 func readLabelledFile(name, label string) ([]linear.Example, error) {

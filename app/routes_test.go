@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -205,5 +208,33 @@ func TestLifecycleOffByDefault(t *testing.T) {
 	}
 	if code, _ := call(t, "POST", "http://"+r.app.Addr()+"/-/reload", "", ""); code != 401 {
 		t.Errorf("reload without credential: %d, want 401", code)
+	}
+}
+
+// TestSecurityDocListsEveryRoute: docs/security.md lists every route of
+// the table with its role, and no route that is not in it.
+func TestSecurityDocListsEveryRoute(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "security.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	cfg := setups[0].cfg(t, t.TempDir())
+	cfg.Examples = false
+	r := start(t, cfg, app.Options{})
+	listed := regexp.MustCompile("(?m)^\\| `([A-Z]+ [^`]+)` \\| ([a-z]+) \\|").FindAllStringSubmatch(doc, -1)
+	inDoc := map[string]string{}
+	for _, m := range listed {
+		inDoc[m[1]] = m[2]
+	}
+	for _, rt := range r.app.Routes() {
+		key := rt.Method + " " + rt.Pattern
+		if role, ok := inDoc[key]; !ok || role != rt.Role.String() {
+			t.Errorf("docs/security.md lists %s as %q, the table says %s", key, role, rt.Role)
+		}
+		delete(inDoc, key)
+	}
+	for key := range inDoc {
+		t.Errorf("docs/security.md lists %s, which the table does not have", key)
 	}
 }

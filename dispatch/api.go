@@ -18,7 +18,9 @@ import (
 
 // API returns the department API, to be mounted at /api/ (the routes below
 // carry the /api prefix). Every request needs "Authorization: Bearer
-// <token>" of a configured department or supervisor. JSON in and out;
+// <token>" of a configured department or supervisor (the office). Behind
+// the app's server the caller is authenticated there (WithActor) and the
+// routes' roles are those of Endpoints. JSON in and out;
 // errors are {"error": "..."} with 400 (bad request), 401 (no or unknown
 // token), 403 (another department's), 404 (unknown ID), 409 (wrong state).
 //
@@ -32,8 +34,8 @@ import (
 //	GET  /api/cases?status=open&district=&after_id=&limit=
 //	GET  /api/cases/{no}                 the case, its assignments and audit events
 //	POST /api/cases/{no}/unmerge         {"post_id": "...", "reason": "..."}
-//	GET  /api/triage?state=waiting       (supervisor)
-//	POST /api/triage/{post_id}/route     {"lead": "...", "assist": [...], "reason": "..."} (supervisor)
+//	GET  /api/triage?state=waiting       (office)
+//	POST /api/triage/{post_id}/route     {"lead": "...", "assist": [...], "reason": "..."} (office)
 //	GET  /api/reports/weekly?week=2026-11-23&format=json|csv|md
 func (d *Dispatcher) API() http.Handler {
 	mux := http.NewServeMux()

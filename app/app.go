@@ -108,9 +108,11 @@ type App struct {
 	disp     *dispatch.Dispatcher
 	dispatch *dispatch.Stage
 	repliers map[model.Channel]ingest.Replier
-	api      http.Handler
 	pollers  []*ingest.Poller
 	checks   []check
+	stages   map[string]*stageProgress // consuming stages, for /readyz
+	creds    *credentials
+	routes   []Route
 	ln       net.Listener
 	srv      *http.Server
 	addr     string
@@ -150,8 +152,18 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err error) {
 	reg := prometheus.NewRegistry()
 	registerProcessMetrics(reg)
-	a = &App{cfg: cfg, logger: opts.Logger, reg: reg}
+	a = &App{cfg: cfg, logger: opts.Logger, reg: reg, stages: map[string]*stageProgress{}}
 	a.logger.Info("starting mashangban", "config", cfg.Describe())
+	if problems := a.cfg.ReadTokenFiles(); len(problems) > 0 {
+		return a, &config.Error{Problems: problems}
+	}
+	cfg = a.cfg
+	a.creds = newCredentials(cfg)
+	for _, d := range cfg.Dispatch.Departments {
+		if d.Supervisor {
+			a.logger.Warn("dispatch.departments[].supervisor is deprecated: the department's token is an office credential; move it to access.office", "department", d.ID)
+		}
+	}
 
 	if err := cfg.CheckDataDir(); err != nil {
 		return a, err
@@ -181,11 +193,14 @@ func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err er
 			return a, err
 		}
 		a.closers = append(a.closers, func() { a.rules.Close() })
+		progress := newStageProgress(func() int64 { return a.postsPublished.Load() - a.postsDone.Load() })
+		a.stages["classify"] = progress
 		a.classify = classify.NewStage(a.rules, a.log, a.store, a.logger, reg, func(published bool) {
 			if published {
 				a.decisionsPublished.Add(1)
 			}
 			a.postsDone.Add(1)
+			progress.mark()
 		})
 	}
 	if cfg.HasRole(config.RoleDispatch) {
@@ -204,6 +219,11 @@ func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err er
 	}
 	a.closers = append(a.closers, func() { ln.Close() })
 	a.ln, a.addr = ln, ln.Addr().String()
+	if cfg.HTTP.TLSCertFile == "" {
+		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+			a.logger.Warn("HTTP listens beyond this machine without TLS: tokens and personal data cross the network in clear; set http.tls_cert_file and http.tls_key_file or put a TLS proxy in front", "addr", a.addr)
+		}
+	}
 	lim := opts.HTTPLimits.withDefaults()
 	a.srv = &http.Server{
 		Handler:           a.handler(reg),
@@ -223,16 +243,18 @@ func (a *App) buildDispatch(ctx context.Context, extra []ingest.Replier, now fun
 	if err != nil {
 		return err
 	}
-	a.disp, a.api = d, d.API()
-	if len(a.cfg.Dispatch.Departments) > 0 {
-		if err := d.SaveTokens(ctx); err != nil {
-			return fmt.Errorf("dispatch.departments: %w", err)
-		}
+	a.disp = d
+	// Always, also with no departments: the stored tokens of departments
+	// no longer configured are removed.
+	if err := d.SaveTokens(ctx); err != nil {
+		return fmt.Errorf("dispatch.departments: %w", err)
 	}
 	if a.repliers, err = a.newRepliers(a.cfg, extra, a.reg); err != nil {
 		return err
 	}
-	a.dispatch = d.NewStage(a.reg, func() { a.decisionsDone.Add(1) })
+	progress := newStageProgress(func() int64 { return a.decisionsPublished.Load() - a.decisionsDone.Load() })
+	a.stages["dispatch"] = progress
+	a.dispatch = d.NewStage(a.reg, func() { a.decisionsDone.Add(1); progress.mark() })
 	return nil
 }
 
@@ -252,7 +274,6 @@ func (a *App) buildIngest(extra []ingest.Source) error {
 		}
 		a.pollers = append(a.pollers, p)
 	}
-	a.checks = append(a.checks, check{"sources", a.sourcesHealthy})
 	return nil
 }
 
@@ -268,8 +289,15 @@ func (a *App) close() {
 // shutdown can stop them in that order.
 func (a *App) run(ctx context.Context, opts Options) error {
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- a.srv.Serve(a.ln) }()
-	a.logger.Info("serving HTTP", "addr", a.addr)
+	tlsOn := a.cfg.HTTP.TLSCertFile != ""
+	go func() {
+		if tlsOn {
+			httpDone <- a.srv.ServeTLS(a.ln, a.cfg.HTTP.TLSCertFile, a.cfg.HTTP.TLSKeyFile)
+			return
+		}
+		httpDone <- a.srv.Serve(a.ln)
+	}()
+	a.logger.Info("serving HTTP", "addr", a.addr, "tls", tlsOn)
 
 	dispatchT := newTier(context.WithoutCancel(ctx))
 	classifyT := newTier(context.WithoutCancel(ctx))
@@ -369,19 +397,6 @@ func (a *App) drain(timeout time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	a.logger.Warn("drain timed out; the rest is handled after restart")
-}
-
-func (a *App) sourcesHealthy(ctx context.Context) error {
-	var bad []string
-	for _, p := range a.pollers {
-		if ok, why := p.Healthy(); !ok {
-			bad = append(bad, why)
-		}
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("unhealthy sources: %v", bad)
-	}
-	return nil
 }
 
 // cases lists the newest cases for the local read-only endpoint.

@@ -38,17 +38,22 @@ type setup struct {
 	cfg  func(t *testing.T, dataDir string) config.Config
 }
 
+// adminToken is the administrator's token of every test setup.
+const adminToken = "admin-token-0123456789abcdef"
+
 var setups = []setup{
 	{"embedded", func(t *testing.T, dataDir string) config.Config {
 		c := config.Default()
 		c.DataDir = dataDir
 		c.HTTP.Listen = "127.0.0.1:0"
+		c.Access.Admin = []config.Credential{{Name: "ops", Token: adminToken}}
 		return c
 	}},
 	{"kafka+postgres", func(t *testing.T, dataDir string) config.Config {
 		c := config.Default()
 		c.DataDir = dataDir
 		c.HTTP.Listen = "127.0.0.1:0"
+		c.Access.Admin = []config.Credential{{Name: "ops", Token: adminToken}}
 		c.Kafka.Brokers = kafkaCluster(t)
 		c.Kafka.Partitions = 3
 		c.DB.URL = config.Secret(postgresSchema(t))
@@ -290,13 +295,8 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 				t.Errorf("repeated reports not merged: %v %v %v", a, b, c)
 			}
 			// The local case list serves the same cases as JSON.
-			resp, err := http.Get("http://" + r.app.Addr() + "/cases?limit=1000")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
 			var cases []model.Case
-			if err := json.NewDecoder(resp.Body).Decode(&cases); err != nil {
+			if err := json.Unmarshal([]byte(httpDo(t, "GET", "http://"+r.app.Addr()+"/cases?limit=1000", "supervisor-token-0123456789", 200)), &cases); err != nil {
 				t.Fatalf("GET /cases: %v", err)
 			}
 			firsts := map[string]bool{}
@@ -322,7 +322,7 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 				}
 			}
 			httpDo(t, "GET", "http://"+r.app.Addr()+"/api/cases", "", 401)
-			metrics := httpGet(t, "http://"+r.app.Addr()+"/metrics", 200)
+			metrics := httpDo(t, "GET", "http://"+r.app.Addr()+"/metrics", adminToken, 200)
 			if want := fmt.Sprintf("mashangban_posts_in_total %d\n", len(ids)); !strings.Contains(metrics, want) {
 				t.Errorf("/metrics lacks %q", want)
 			}
@@ -331,8 +331,11 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 					t.Errorf("/metrics lacks %s", name)
 				}
 			}
-			if ready := httpGet(t, "http://"+r.app.Addr()+"/readyz", 200); !strings.Contains(ready, `"store": "ok"`) || !strings.Contains(ready, `"log": "ok"`) {
-				t.Errorf("/readyz = %s", ready)
+			if ready := httpDo(t, "GET", "http://"+r.app.Addr()+"/readyz", adminToken, 200); !strings.Contains(ready, `"store": "ok"`) || !strings.Contains(ready, `"log": "ok"`) {
+				t.Errorf("/readyz for an administrator = %s", ready)
+			}
+			if ready := httpGet(t, "http://"+r.app.Addr()+"/readyz", 200); ready != "ready\n" {
+				t.Errorf("public /readyz = %q, want only \"ready\"", ready)
 			}
 			// The acknowledgements are sent after the cases commit.
 			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(r.logs.String(), "reply sent"); {
@@ -373,7 +376,7 @@ func httpDo(t *testing.T, method, u, token string, wantCode int) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != wantCode {
-		t.Errorf("GET %s: %d, want %d: %s", u, resp.StatusCode, wantCode, b)
+		t.Errorf("%s %s: %d, want %d: %s", method, u, resp.StatusCode, wantCode, b)
 	}
 	return string(b)
 }
@@ -524,6 +527,8 @@ func TestRolesInSeparateProcesses(t *testing.T) {
 		c.Kafka.Partitions = 2
 		c.DB.URL = config.Secret(dbURL)
 		c.DB.Migrate = true
+		c.Access.Admin = []config.Credential{{Name: "ops", Token: adminToken}}
+		c.HTTP.EnableLifecycle = true
 		stages = append(stages, start(t, c, app.Options{}))
 	}
 	got := waitHandled(t, stages[0], ids)
@@ -533,8 +538,8 @@ func TestRolesInSeparateProcesses(t *testing.T) {
 		}
 	}
 	// Only the classify process serves rule reloads.
-	httpDo(t, "POST", "http://"+stages[0].app.Addr()+"/-/reload", "", 404)
-	httpDo(t, "POST", "http://"+stages[1].app.Addr()+"/-/reload", "", 200)
+	httpDo(t, "POST", "http://"+stages[0].app.Addr()+"/-/reload", adminToken, 404)
+	httpDo(t, "POST", "http://"+stages[1].app.Addr()+"/-/reload", adminToken, 200)
 }
 
 // TestRunRefusesOldSchema: run does not start on a database whose schema is
@@ -631,10 +636,10 @@ func TestBadInputNeverStopsTheDaemon(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	httpGet(t, "http://"+r.app.Addr()+"/healthz", 200)
-	if dl := httpGet(t, "http://"+r.app.Addr()+"/deadletters", 200); !strings.Contains(dl, "empty text") || !strings.Contains(dl, "this is not json") {
+	if dl := httpDo(t, "GET", "http://"+r.app.Addr()+"/deadletters", adminToken, 200); !strings.Contains(dl, "empty text") || !strings.Contains(dl, "this is not json") {
 		t.Errorf("/deadletters does not show the reasons and raw lines: %s", dl)
 	}
-	if m := httpGet(t, "http://"+r.app.Addr()+"/metrics", 200); !strings.Contains(m, `mashangban_ingest_dead_letters_total{source="bad"}`) {
+	if m := httpDo(t, "GET", "http://"+r.app.Addr()+"/metrics", adminToken, 200); !strings.Contains(m, `mashangban_ingest_dead_letters_total{source="bad"}`) {
 		t.Errorf("dead letters not counted in /metrics")
 	}
 }

@@ -8,10 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/mashangban/mashangban/model"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // check is one readiness condition.
@@ -20,47 +17,35 @@ type check struct {
 	fn   func(ctx context.Context) error
 }
 
-// handler is the app's HTTP surface: health, readiness, metrics, the rule
-// reload endpoint, a local read-only case list, and the department API.
-func (a *App) handler(reg *prometheus.Registry) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("POST /-/reload", a.reloadHTTP)
-	mux.HandleFunc("GET /rules", a.getRules)
-	mux.HandleFunc("GET /cases", a.listCases)
-	mux.HandleFunc("GET /deadletters", a.listDeadLetters)
-	if a.api != nil {
-		mux.Handle("/api/", a.api)
-	}
-	return mux
-}
-
+// readyz answers 200 "ready" or 503 "not ready" to anyone; an
+// administrator gets the details: each check, each stage's progress and
+// each source's last outcome.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
-	status := map[string]string{}
-	ok := true
-	for _, c := range a.checks {
-		if err := c.fn(ctx); err != nil {
-			status[c.name] = err.Error()
-			ok = false
-		} else {
-			status[c.name] = "ok"
-		}
-	}
+	rep := a.readiness(ctx)
 	code := http.StatusOK
-	if !ok {
+	if !rep.Ready {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, status)
+	if p, ok := principalFrom(r.Context()); ok && p.role >= RoleAdmin {
+		writeJSON(w, code, rep)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	if rep.Ready {
+		w.Write([]byte("ready\n"))
+	} else {
+		w.Write([]byte("not ready\n"))
+	}
 }
 
 func (a *App) reloadHTTP(w http.ResponseWriter, r *http.Request) {
+	if !a.cfg.HTTP.EnableLifecycle {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "lifecycle APIs are not enabled (set http.enable_lifecycle or --http.enable-lifecycle; SIGHUP reloads regardless)"})
+		return
+	}
 	if a.rules == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "this process does not run the classify role"})
 		return
@@ -72,8 +57,8 @@ func (a *App) reloadHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "version": a.rules.Version(), "rules": a.rulesStatus()})
 }
 
-// listCases is a local, read-only view of the cases (newest first). The
-// department API under /api/ is the authenticated one.
+// listCases is a read-only view of all cases (newest first), for the
+// office; a department reads its own under /api/cases.
 func (a *App) listCases(w http.ResponseWriter, r *http.Request) {
 	limit := 100
 	if v := r.URL.Query().Get("limit"); v != "" {
@@ -86,8 +71,7 @@ func (a *App) listCases(w http.ResponseWriter, r *http.Request) {
 	}
 	cases, err := a.cases(r.Context(), limit)
 	if err != nil {
-		a.logger.Error("list cases", "error", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read cases"})
+		a.internalError(w, r, "list cases", err)
 		return
 	}
 	if cases == nil {
@@ -96,8 +80,9 @@ func (a *App) listCases(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, cases)
 }
 
-// listDeadLetters is a local, read-only view of what could not be turned
-// into a post, a decision or a case, with the reason and the raw body.
+// listDeadLetters is a read-only view, for administrators, of what could
+// not be turned into a post, a decision or a case, with the reason and the
+// raw body (which may hold personal data).
 func (a *App) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	limit := 100
 	if v := r.URL.Query().Get("limit"); v != "" {
@@ -110,8 +95,7 @@ func (a *App) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	dl, err := a.store.ListDeadLetters(r.Context(), limit)
 	if err != nil {
-		a.logger.Error("list dead letters", "error", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read dead letters"})
+		a.internalError(w, r, "list dead letters", err)
 		return
 	}
 	type entry struct {

@@ -23,6 +23,7 @@ func (spaceCutter) Cut(s string) []string { return strings.Fields(s) }
 // the rule directory is served after a reload.
 func TestRulesShowsTheModel(t *testing.T) {
 	cfg := setups[0].cfg(t, t.TempDir())
+	cfg.HTTP.EnableLifecycle = true
 	r := start(t, cfg, app.Options{})
 	base := "http://" + r.app.Addr()
 	type status struct {
@@ -32,8 +33,9 @@ func TestRulesShowsTheModel(t *testing.T) {
 			Trained *linear.TrainInfo `json:"trained"`
 		} `json:"model"`
 	}
+	httpDo(t, "GET", base+"/rules", "", 401)
 	var st status
-	if err := json.Unmarshal([]byte(httpDo(t, "GET", base+"/rules", "", 200)), &st); err != nil {
+	if err := json.Unmarshal([]byte(httpDo(t, "GET", base+"/rules", adminToken, 200)), &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.RuleSetVersion == "" || st.Model != nil {
@@ -64,9 +66,9 @@ func TestRulesShowsTheModel(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "95-model.yaml"), []byte("model: {file: model.msbm, threshold: 0.5}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	httpDo(t, "POST", base+"/-/reload", "", 200)
+	httpDo(t, "POST", base+"/-/reload", adminToken, 200)
 	st = status{}
-	if err := json.Unmarshal([]byte(httpDo(t, "GET", base+"/rules", "", 200)), &st); err != nil {
+	if err := json.Unmarshal([]byte(httpDo(t, "GET", base+"/rules", adminToken, 200)), &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.Model == nil || st.Model.Version != m.Version() || st.Model.Trained == nil || st.Model.Trained.Examples != 40 || !st.Model.Trained.At.Equal(at) {

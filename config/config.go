@@ -106,6 +106,7 @@ type Config struct {
 	Roles   []string `yaml:"roles"`
 	Log     Log      `yaml:"log"`
 	HTTP    HTTP     `yaml:"http"`
+	Access  Access   `yaml:"access"`
 	Kafka   Kafka    `yaml:"kafka"`
 	DB      DB       `yaml:"db"`
 	Rules   Rules    `yaml:"rules"`
@@ -137,8 +138,47 @@ type Log struct {
 
 // HTTP configures the HTTP server (API, health, metrics, reload).
 type HTTP struct {
+	// Listen is host:port; the default is loopback. Listening on another
+	// address without TLS logs a warning at start.
 	Listen string `yaml:"listen"`
+	// TLSCertFile and TLSKeyFile are a PEM certificate (chain) and key: with
+	// both set the server speaks HTTPS only.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// EnableLifecycle turns on POST /-/reload (for administrators). Off, it
+	// answers 403; SIGHUP and the rule-file watch reload regardless.
+	EnableLifecycle bool `yaml:"enable_lifecycle"`
+	// PublicMetrics serves /metrics without a credential (default: an
+	// administrator's token, which Prometheus sends as a bearer token).
+	PublicMetrics bool `yaml:"public_metrics"`
+	// StallAfter: /readyz says not ready when a stage has work waiting and
+	// has made no progress for this long.
+	StallAfter Duration `yaml:"stall_after"`
+	// SourceFailures: /readyz says not ready when every source has failed
+	// this many polls in a row (or is paused for its credentials).
+	SourceFailures int `yaml:"source_failures"`
 }
+
+// Access holds the credentials of the city office and of administrators.
+// Department tokens are in dispatch.departments. A department sees and acts
+// on its own cases; the office sees all cases and routes triage; an
+// administrator does what the office does and also reloads rules, reads
+// dead letters, metrics and readiness details.
+type Access struct {
+	Office []Credential `yaml:"office"`
+	Admin  []Credential `yaml:"admin"`
+}
+
+// Credential is a named bearer token. The name is who acted in the audit
+// trail. Token or TokenFile (a file holding the token), not both.
+type Credential struct {
+	Name      string `yaml:"name"`
+	Token     Secret `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// MinTokenLength is the shortest token accepted.
+const MinTokenLength = 16
 
 // Kafka configures the posts and decisions logs on Kafka. No brokers means
 // the in-process log in the data directory.
@@ -242,7 +282,10 @@ type Department struct {
 	// name in the rule files, else the ID).
 	Name  string `yaml:"name"`
 	Token Secret `yaml:"token"`
-	// Supervisor sees every assignment and routes triage.
+	// TokenFile is a file holding the token (instead of Token).
+	TokenFile string `yaml:"token_file"`
+	// Supervisor makes the token an office credential named by ID: it sees
+	// every case and routes triage. Deprecated: use access.office.
 	Supervisor bool `yaml:"supervisor"`
 }
 
@@ -285,7 +328,7 @@ func Default() Config {
 		DataDir: "mashangban-data",
 		Roles:   slices.Clone(AllRoles),
 		Log:     Log{Level: "info", Format: "text"},
-		HTTP:    HTTP{Listen: "127.0.0.1:8080"},
+		HTTP:    HTTP{Listen: "127.0.0.1:8080", StallAfter: Duration(2 * time.Minute), SourceFailures: 3},
 		Kafka: Kafka{
 			TopicPrefix: "mashangban.", Partitions: 6, ReplicationFactor: 1, GroupPrefix: "mashangban.",
 			SessionTimeout:    Duration(10 * time.Second),
@@ -440,6 +483,8 @@ var envKeys = []struct{ env, key string }{
 	{"MSB_KAFKA_SASL_PASSWORD", "kafka.sasl.password"},
 	{"MSB_DB_URL", "db.url"}, {"MSB_DB_PASSWORD", "db.password"}, {"MSB_DB_MIGRATE", "db.migrate"},
 	{"MSB_RULES_DIR", "rules.dir"}, {"MSB_EXAMPLES", "examples"},
+	{"MSB_HTTP_ENABLE_LIFECYCLE", "http.enable_lifecycle"}, {"MSB_HTTP_TLS_CERT_FILE", "http.tls_cert_file"},
+	{"MSB_HTTP_TLS_KEY_FILE", "http.tls_key_file"}, {"MSB_HTTP_PUBLIC_METRICS", "http.public_metrics"},
 }
 
 // ApplyEnv overrides c from the environment (lookup is os.LookupEnv in production).
@@ -520,6 +565,14 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 			c.Rules.Dir = v
 		case "MSB_EXAMPLES":
 			c.Examples = boolVal(e.env, v)
+		case "MSB_HTTP_ENABLE_LIFECYCLE":
+			c.HTTP.EnableLifecycle = boolVal(e.env, v)
+		case "MSB_HTTP_TLS_CERT_FILE":
+			c.HTTP.TLSCertFile = v
+		case "MSB_HTTP_TLS_KEY_FILE":
+			c.HTTP.TLSKeyFile = v
+		case "MSB_HTTP_PUBLIC_METRICS":
+			c.HTTP.PublicMetrics = boolVal(e.env, v)
 		}
 	}
 	for i := range c.Sources {
@@ -549,14 +602,85 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 		d := &c.Dispatch.Departments[i]
 		key := "MSB_DEPARTMENT_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(d.ID)) + "_TOKEN"
 		if v, ok := get(key, fmt.Sprintf("dispatch.departments[%d].token", i)); ok {
-			d.Token = Secret(v)
+			d.Token, d.TokenFile = Secret(v), ""
 		}
 	}
+	// Office and administrator tokens: MSB_ACCESS_OFFICE_<NAME>_TOKEN for a
+	// listed credential; MSB_OFFICE_TOKEN and MSB_ADMIN_TOKEN add one named
+	// "office" or "admin" when none by that name is listed.
+	for _, kind := range []struct {
+		section string
+		list    *[]Credential
+	}{{"office", &c.Access.Office}, {"admin", &c.Access.Admin}} {
+		for i := range *kind.list {
+			cr := &(*kind.list)[i]
+			key := "MSB_ACCESS_" + strings.ToUpper(kind.section) + "_" + envName(cr.Name) + "_TOKEN"
+			if v, ok := get(key, fmt.Sprintf("access.%s[%d].token", kind.section, i)); ok {
+				cr.Token, cr.TokenFile = Secret(v), ""
+			}
+		}
+		key := "MSB_" + strings.ToUpper(kind.section) + "_TOKEN"
+		if !slices.ContainsFunc(*kind.list, func(cr Credential) bool { return cr.Name == kind.section }) {
+			if v, ok := get(key, fmt.Sprintf("access.%s[%d].token", kind.section, len(*kind.list))); ok {
+				*kind.list = append(*kind.list, Credential{Name: kind.section, Token: Secret(v)})
+			}
+		}
+	}
+	problems = append(problems, c.ReadTokenFiles()...)
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return &Error{Problems: problems}
 	}
 	return nil
+}
+
+func envName(s string) string {
+	return strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(s))
+}
+
+// ReadTokenFiles reads every token_file of the departments and access
+// credentials into their token, and returns a problem for each file that
+// cannot be read or that comes with a token besides. Surrounding white
+// space (a trailing newline) is not part of the token.
+func (c *Config) ReadTokenFiles() []string {
+	var problems []string
+	read := func(key string, tok *Secret, file *string) {
+		if *file == "" {
+			return
+		}
+		if *tok != "" {
+			problems = append(problems, fmt.Sprintf("%s: token and token_file are both set", c.located(key)))
+			return
+		}
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s_file: cannot read %q: %v", c.located(key), *file, unwrapPath(err)))
+			return
+		}
+		*tok = Secret(strings.TrimSpace(string(b)))
+		*file = ""
+	}
+	for i := range c.Dispatch.Departments {
+		d := &c.Dispatch.Departments[i]
+		read(fmt.Sprintf("dispatch.departments[%d].token", i), &d.Token, &d.TokenFile)
+	}
+	for i := range c.Access.Office {
+		cr := &c.Access.Office[i]
+		read(fmt.Sprintf("access.office[%d].token", i), &cr.Token, &cr.TokenFile)
+	}
+	for i := range c.Access.Admin {
+		cr := &c.Access.Admin[i]
+		read(fmt.Sprintf("access.admin[%d].token", i), &cr.Token, &cr.TokenFile)
+	}
+	return problems
+}
+
+// located is key prefixed with where it was set, if known.
+func (c *Config) located(key string) string {
+	if o := c.origin(key); o != "" {
+		return o + ": " + key
+	}
+	return key
 }
 
 func splitList(v string) []string {
@@ -707,9 +831,41 @@ func (c *Config) Validate() error {
 			add(where+".id", "%q given twice", d.ID)
 		}
 		seenDept[d.ID] = true
-		if len(d.Token.Reveal()) < 16 {
-			add(where+".token", "must be at least 16 characters (set it in the file or MSB_DEPARTMENT_<ID>_TOKEN[_FILE])")
+		if len(d.Token.Reveal()) < MinTokenLength && d.TokenFile == "" {
+			add(where+".token", "must be at least %d characters (set it in the file, token_file or MSB_DEPARTMENT_<ID>_TOKEN[_FILE])", MinTokenLength)
 		}
+	}
+	seenName := map[string]bool{}
+	for id := range seenDept {
+		seenName[id] = true
+	}
+	for _, kind := range []struct {
+		section string
+		list    []Credential
+	}{{"office", c.Access.Office}, {"admin", c.Access.Admin}} {
+		for i, cr := range kind.list {
+			where := fmt.Sprintf("access.%s[%d]", kind.section, i)
+			if cr.Name == "" {
+				add(where+".name", "must not be empty")
+			} else if seenName[cr.Name] {
+				add(where+".name", "%q is already a department or another credential", cr.Name)
+			}
+			seenName[cr.Name] = true
+			if len(cr.Token.Reveal()) < MinTokenLength && cr.TokenFile == "" {
+				add(where+".token", "must be at least %d characters (set it in the file, token_file or MSB_ACCESS_%s_<NAME>_TOKEN[_FILE])", MinTokenLength, strings.ToUpper(kind.section))
+			}
+		}
+	}
+	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
+		add("http.tls_cert_file", "http.tls_cert_file and http.tls_key_file go together")
+	} else if c.HTTP.TLSCertFile != "" {
+		if _, err := tls.LoadX509KeyPair(c.HTTP.TLSCertFile, c.HTTP.TLSKeyFile); err != nil {
+			add("http.tls_cert_file", "cannot load %q with key %q: %v", c.HTTP.TLSCertFile, c.HTTP.TLSKeyFile, unwrapPath(err))
+		}
+	}
+	durationIn("http.stall_after", c.HTTP.StallAfter, time.Second, 24*time.Hour)
+	if c.HTTP.SourceFailures < 1 || c.HTTP.SourceFailures > 1000 {
+		add("http.source_failures", "%d is out of range (1 to 1000)", c.HTTP.SourceFailures)
 	}
 	seenSrc := map[string]bool{}
 	for i, s := range c.Sources {

@@ -98,10 +98,65 @@ func TestSecretsFromFileAndNeverPrinted(t *testing.T) {
 }
 
 func TestDescribeRedactsDatabasePassword(t *testing.T) {
-	c := Default()
-	c.DB.URL = "postgres://msb:hunter2@db:5432/msb"
-	if d := c.Describe(); strings.Contains(d, "hunter2") || !strings.Contains(d, "msb:<secret>@db") {
-		t.Errorf("Describe = %q", d)
+	for _, u := range []string{
+		"postgres://msb:hunter2@db:5432/msb",
+		"postgres://msb@db:5432/msb?sslmode=disable&password=hunter2",
+		"postgres://msb@db:5432/msb?Password=hunter2&sslpassword=hunter2",
+		"postgres://msb:hunter2@db:5432/msb?password=hunter2",
+	} {
+		c := Default()
+		c.DB.URL = Secret(u)
+		if d := c.Describe(); strings.Contains(d, "hunter2") || !strings.Contains(d, "<secret>") || !strings.Contains(d, "@db:5432/msb") {
+			t.Errorf("Describe(%s) = %q", u, d)
+		}
+	}
+}
+
+// TestAccessCredentials: office and administrator tokens from the file,
+// from token_file, from MSB_ACCESS_*_TOKEN[_FILE] and MSB_ADMIN_TOKEN_FILE;
+// a department's token from token_file; lifecycle and TLS settings from
+// flags; none of the tokens printed.
+func TestAccessCredentials(t *testing.T) {
+	deptFile := writeFile(t, "cgj", "cgj-token-from-file-0001\n")
+	officeFile := writeFile(t, "office", "office-token-from-file-0002\n")
+	adminFile := writeFile(t, "admin", "admin-token-from-env-file-0003\n")
+	cfgFile := writeFile(t, "c.yaml", fmt.Sprintf(`dispatch:
+  departments:
+    - {id: cgj, token_file: %q}
+    - {id: duty, token: supervisor-token-in-yaml-04, supervisor: true}
+access:
+  office:
+    - {name: duty-office, token_file: %q}
+    - {name: night-desk}
+`, deptFile, officeFile))
+	c, _, err := Parse("run", []string{"--config", cfgFile, "--http.enable-lifecycle"}, env(map[string]string{
+		"MSB_ACCESS_OFFICE_NIGHT_DESK_TOKEN": "night-token-from-env-0005",
+		"MSB_ADMIN_TOKEN_FILE":               adminFile,
+	}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Dispatch.Departments[0].Token.Reveal(); got != "cgj-token-from-file-0001" {
+		t.Errorf("department token_file: %q", got)
+	}
+	if len(c.Access.Office) != 2 || c.Access.Office[0].Token.Reveal() != "office-token-from-file-0002" || c.Access.Office[1].Token.Reveal() != "night-token-from-env-0005" {
+		t.Errorf("office = %+v", c.Access.Office)
+	}
+	if len(c.Access.Admin) != 1 || c.Access.Admin[0].Name != "admin" || c.Access.Admin[0].Token.Reveal() != "admin-token-from-env-file-0003" {
+		t.Errorf("admin = %+v", c.Access.Admin)
+	}
+	if !c.HTTP.EnableLifecycle {
+		t.Error("--http.enable-lifecycle not applied")
+	}
+	var logBuf bytes.Buffer
+	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("cfg", "config", c)
+	js, _ := json.Marshal(c)
+	for name, out := range map[string]string{"fmt": fmt.Sprintf("%+v", c), "slog": logBuf.String(), "json": string(js), "describe": c.Describe()} {
+		for _, secret := range []string{"token-from-file", "token-in-yaml", "token-from-env"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s printed a token: %s", name, out)
+			}
+		}
 	}
 }
 
@@ -126,6 +181,14 @@ func TestBadConfiguration(t *testing.T) {
 		{name: "unknown source type", file: "sources:\n  - {name: x, type: douyin}\n", want: []string{`unknown source type "douyin"`}},
 		{name: "short department token", file: "dispatch:\n  departments:\n    - {id: cgj, token: short}\n",
 			want: []string{"dispatch.departments[0].token: must be at least 16"}},
+		{name: "short office token and duplicate name", file: "dispatch:\n  departments:\n    - {id: cgj, token: 0123456789abcdef}\naccess:\n  office: [{name: cgj, token: short}]\n  admin: [{token: 0123456789abcdefgh}]\n",
+			want: []string{"access.office[0].token: must be at least 16", `access.office[0].name: "cgj" is already`, "access.admin[0].name: must not be empty"}},
+		{name: "token and token_file", file: "access:\n  admin: [{name: ops, token: 0123456789abcdefgh, token_file: /x}]\n",
+			want: []string{"access.admin[0].token: token and token_file are both set"}},
+		{name: "missing token_file", file: "access:\n  admin: [{name: ops, token_file: /nonexistent/admin-token}]\n",
+			want: []string{"access.admin[0].token_file: cannot read", "no such file"}},
+		{name: "tls cert without key", args: []string{"--http.tls-cert-file", "/x.pem"}, want: []string{"http.tls_cert_file and http.tls_key_file go together"}},
+		{name: "stall_after out of range", file: "http: {stall_after: 1ms}\n", want: []string{"http.stall_after: 1ms is out of range"}},
 		{name: "bad env bool", env: map[string]string{"MSB_DB_MIGRATE": "perhaps"}, want: []string{`MSB_DB_MIGRATE: "perhaps"`}},
 		{name: "missing secret file", env: map[string]string{"MSB_DB_URL_FILE": "/nonexistent/db-url"}, want: []string{"MSB_DB_URL_FILE", "no such file"}},
 		{name: "missing config file", args: []string{"--config", "/nonexistent/c.yaml"}, want: []string{"config file", "no such file"}},

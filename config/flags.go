@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 )
 
@@ -20,6 +21,8 @@ func Parse(name string, args []string, lookup func(string) (string, bool), stder
 		file, dataDir, roles, brokers, dbURL, rulesDir, listen, logLevel, logFormat string
 		saslMechanism, saslUsername                                                 string
 		migrate, demo, kafkaTLS                                                     bool
+		lifecycle                                                                   bool
+		tlsCert, tlsKey                                                             string
 	)
 	fs.StringVar(&file, "config", "", "YAML configuration file")
 	fs.StringVar(&dataDir, "data.dir", "", "data directory for the embedded default (SQLite file, in-process log, rules)")
@@ -32,6 +35,9 @@ func Parse(name string, args []string, lookup func(string) (string, bool), stder
 	fs.BoolVar(&migrate, "db.migrate", false, "migrate an old database schema at start instead of refusing it")
 	fs.StringVar(&rulesDir, "rules.dir", "", "directory of routing rule files; empty: <data.dir>/rules")
 	fs.StringVar(&listen, "http.listen", "", "HTTP listen address (host:port)")
+	fs.BoolVar(&lifecycle, "http.enable-lifecycle", false, "enable POST /-/reload for administrators")
+	fs.StringVar(&tlsCert, "http.tls-cert-file", "", "PEM certificate file: serve HTTPS (with --http.tls-key-file)")
+	fs.StringVar(&tlsKey, "http.tls-key-file", "", "PEM key file of --http.tls-cert-file")
 	fs.StringVar(&logLevel, "log.level", "", "log level: debug, info, warn, error")
 	fs.StringVar(&logFormat, "log.format", "", "log format: text, json")
 	fs.BoolVar(&demo, "demo", false, "start fake Weibo and WeChat servers with realistic posts and poll them")
@@ -83,6 +89,12 @@ func Parse(name string, args []string, lookup func(string) (string, bool), stder
 			c.Rules.Dir = rulesDir
 		case "http.listen":
 			c.HTTP.Listen = listen
+		case "http.enable-lifecycle":
+			c.HTTP.EnableLifecycle = lifecycle
+		case "http.tls-cert-file":
+			c.HTTP.TLSCertFile = tlsCert
+		case "http.tls-key-file":
+			c.HTTP.TLSKeyFile = tlsKey
 		case "log.level":
 			c.Log.Level = logLevel
 		case "log.format":
@@ -113,6 +125,7 @@ var flagKeys = map[string]string{
 	"kafka.sasl.mechanism": "kafka.sasl.mechanism", "kafka.sasl.username": "kafka.sasl.username",
 	"db.url": "db.url", "db.migrate": "db.migrate", "rules.dir": "rules.dir", "http.listen": "http.listen",
 	"log.level": "log.level", "log.format": "log.format", "demo": "demo",
+	"http.enable-lifecycle": "http.enable_lifecycle", "http.tls-cert-file": "http.tls_cert_file", "http.tls-key-file": "http.tls_key_file",
 }
 
 // Describe renders the effective configuration for the log, secrets redacted.
@@ -136,16 +149,30 @@ func (c Config) Describe() string {
 	return b.String()
 }
 
-// redactURL hides a password in a database URL.
+// redactURL hides a password in a database URL: in its user info and in
+// query parameters (pgx takes password= and sslpassword= there too).
 func redactURL(u string) string {
+	u, query, hasQuery := strings.Cut(u, "?")
 	at := strings.LastIndex(u, "@")
 	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
+	if at >= 0 && scheme >= 0 && at > scheme {
+		creds := u[scheme+3 : at]
+		if i := strings.Index(creds, ":"); i >= 0 {
+			u = u[:scheme+3] + creds[:i] + ":<secret>" + u[at:]
+		}
+	}
+	if !hasQuery {
 		return u
 	}
-	creds := u[scheme+3 : at]
-	if i := strings.Index(creds, ":"); i >= 0 {
-		return u[:scheme+3] + creds[:i] + ":<secret>" + u[at:]
+	params := strings.Split(query, "&")
+	for i, kv := range params {
+		k, _, _ := strings.Cut(kv, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if lk := strings.ToLower(k); strings.Contains(lk, "password") || strings.Contains(lk, "secret") {
+			params[i] = k + "=<secret>"
+		}
 	}
-	return u
+	return u + "?" + strings.Join(params, "&")
 }

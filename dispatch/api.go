@@ -18,7 +18,9 @@ import (
 
 // API returns the department API, to be mounted at /api/ (the routes below
 // carry the /api prefix). Every request needs "Authorization: Bearer
-// <token>" of a configured department or supervisor. JSON in and out;
+// <token>" of a configured department or supervisor (the office). Behind
+// the app's server the caller is authenticated there (WithActor) and the
+// routes' roles are those of Endpoints. JSON in and out;
 // errors are {"error": "..."} with 400 (bad request), 401 (no or unknown
 // token), 403 (another department's), 404 (unknown ID), 409 (wrong state).
 //
@@ -32,32 +34,89 @@ import (
 //	GET  /api/cases?status=open&district=&after_id=&limit=
 //	GET  /api/cases/{no}                 the case, its assignments and audit events
 //	POST /api/cases/{no}/unmerge         {"post_id": "...", "reason": "..."}
-//	GET  /api/triage?state=waiting       (supervisor)
-//	POST /api/triage/{post_id}/route     {"lead": "...", "assist": [...], "reason": "..."} (supervisor)
+//	GET  /api/triage?state=waiting       (office)
+//	POST /api/triage/{post_id}/route     {"lead": "...", "assist": [...], "reason": "..."} (office)
 //	GET  /api/reports/weekly?week=2026-11-23&format=json|csv|md
 func (d *Dispatcher) API() http.Handler {
 	mux := http.NewServeMux()
-	h := func(pattern, action string, fn func(w http.ResponseWriter, r *http.Request, a Actor) (any, error)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			a, err := d.authenticate(r)
+	for _, e := range d.Endpoints() {
+		mux.Handle(e.Method+" "+e.Pattern, e.Handler)
+	}
+	mux.Handle("/api/", d.endpoint("unknown", func(http.ResponseWriter, *http.Request, Actor) (any, error) {
+		return nil, fmt.Errorf("no such endpoint: %w", ErrNotFound)
+	}))
+	return mux
+}
+
+// Endpoint is one route of the department API. Office marks the routes
+// only the office (a supervisor) may call; the others are open to every
+// department, each on its own cases, and to the office on all.
+type Endpoint struct {
+	Method, Pattern, Action string
+	Office                  bool
+	Handler                 http.Handler
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the caller, already authenticated by the
+// server in front of the API: the endpoints then use it and do not look at
+// the Authorization header themselves.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// InternalErrorText is the error of a 500 answer: it names no cause, which
+// goes to the log with the request ID.
+const InternalErrorText = "内部错误，请稍后再试；如仍有问题，请将请求编号告知管理员"
+
+// endpoint wraps fn: the caller (from WithActor, else its bearer token),
+// the JSON answer, the error status and the metrics.
+func (d *Dispatcher) endpoint(action string, fn func(w http.ResponseWriter, r *http.Request, a Actor) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, ok := r.Context().Value(actorKey{}).(Actor)
+		var err error
+		if !ok {
+			a, err = d.authenticate(r)
+		}
+		if err == nil {
+			var v any
+			v, err = fn(w, r, a)
 			if err == nil {
-				var v any
-				v, err = fn(w, r, a)
-				if err == nil {
-					if v != nil {
-						writeJSON(w, http.StatusOK, v)
-					}
-					d.m.api.WithLabelValues(action, "200").Inc()
-					return
+				if v != nil {
+					writeJSON(w, http.StatusOK, v)
 				}
+				d.m.api.WithLabelValues(action, "200").Inc()
+				return
 			}
-			code := statusOf(err)
-			if code == http.StatusInternalServerError {
-				d.log.ErrorContext(r.Context(), "api", "action", action, "error", err)
-			}
-			d.m.api.WithLabelValues(action, strconv.Itoa(code)).Inc()
-			writeJSON(w, code, map[string]string{"error": err.Error()})
-		})
+		}
+		code := statusOf(err)
+		d.m.api.WithLabelValues(action, strconv.Itoa(code)).Inc()
+		switch code {
+		case http.StatusInternalServerError:
+			id := w.Header().Get("X-Request-ID")
+			d.log.ErrorContext(r.Context(), "api", "action", action, "request_id", id, "error", err)
+			writeJSON(w, code, map[string]string{"error": InternalErrorText, "request_id": id})
+			return
+		case http.StatusUnauthorized:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mashangban"`)
+		}
+		writeJSON(w, code, map[string]string{"error": err.Error()})
+	})
+}
+
+// Endpoints lists the API's routes with who may call them.
+func (d *Dispatcher) Endpoints() []Endpoint {
+	var out []Endpoint
+	add := func(office bool, pattern, action string, fn func(w http.ResponseWriter, r *http.Request, a Actor) (any, error)) {
+		method, path, _ := strings.Cut(pattern, " ")
+		out = append(out, Endpoint{Method: method, Pattern: path, Action: action, Office: office, Handler: d.endpoint(action, fn)})
+	}
+	h := func(pattern, action string, fn func(w http.ResponseWriter, r *http.Request, a Actor) (any, error)) {
+		add(false, pattern, action, fn)
+	}
+	office := func(pattern, action string, fn func(w http.ResponseWriter, r *http.Request, a Actor) (any, error)) {
+		add(true, pattern, action, fn)
 	}
 	h("GET /api/assignments", "list_assignments", d.apiListAssignments)
 	h("GET /api/assignments/{id}", "get_assignment", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
@@ -151,7 +210,7 @@ func (d *Dispatcher) API() http.Handler {
 		}
 		return d.Unmerge(r.Context(), a, body.PostID, body.Reason)
 	})
-	h("GET /api/triage", "list_triage", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+	office("GET /api/triage", "list_triage", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
 		if !a.Supervisor {
 			return nil, fmt.Errorf("%w: only a supervisor sees triage", ErrForbidden)
 		}
@@ -171,7 +230,7 @@ func (d *Dispatcher) API() http.Handler {
 		}
 		return items, err
 	})
-	h("POST /api/triage/{post_id}/route", "route_triage", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
+	office("POST /api/triage/{post_id}/route", "route_triage", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
 		var body Route
 		if err := decodeBody(r, &body); err != nil {
 			return nil, err
@@ -179,10 +238,7 @@ func (d *Dispatcher) API() http.Handler {
 		return d.RouteTriage(r.Context(), a, r.PathValue("post_id"), body)
 	})
 	h("GET /api/reports/weekly", "weekly_report", d.apiWeeklyReport)
-	h("/api/", "unknown", func(http.ResponseWriter, *http.Request, Actor) (any, error) {
-		return nil, fmt.Errorf("no such endpoint: %w", ErrNotFound)
-	})
-	return mux
+	return out
 }
 
 var errUnauthorized = errors.New("missing or unknown bearer token")
@@ -206,11 +262,18 @@ func (d *Dispatcher) authenticate(r *http.Request) (Actor, error) {
 	if err != nil {
 		return Actor{}, err
 	}
+	// A stored token of a department that is no longer configured is
+	// refused, even before SaveTokens has removed it.
+	if len(d.tokens) > 0 && !d.configured[dt.Department] {
+		return Actor{}, errUnauthorized
+	}
 	return Actor{ID: dt.Department, Supervisor: dt.Role == "supervisor"}, nil
 }
 
 // SaveTokens stores the hashes of the configured tokens in the database, so
-// that every dispatcher on it (and the audit) knows them.
+// that every dispatcher on it (and the audit) knows them, and removes the
+// tokens of departments that are no longer configured: their holders are
+// refused from this start on.
 func (d *Dispatcher) SaveTokens(ctx context.Context) error {
 	var toks []store.DepartmentToken
 	for h, dep := range d.tokens {

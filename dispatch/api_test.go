@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -232,6 +233,35 @@ func TestAPIWeeklyReport(t *testing.T) {
 					t.Errorf("%s %q: %s = %q, want %q", tt.token, tt.query, h, got, want)
 				}
 			}
+		}
+	})
+}
+
+// TestRemovedDepartmentTokenRefused: a dispatcher refuses the stored token
+// of a department it is not configured with, and SaveTokens removes it.
+func TestRemovedDepartmentTokenRefused(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newFakeClock(start)
+		all := newTestDispatcher(t, st, clk)
+		if err := all.SaveTokens(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// A dispatcher configured with cgj only, before it saves its tokens.
+		other := New(st, Options{Now: clk.Now, Departments: testDepartments[:1]}, nil, nil)
+		c := apiClient{t, other.API()}
+		if code, _ := c.do("GET", "/api/assignments", "tok-gas", ""); code != 401 {
+			t.Errorf("stored token of a department not configured here: %d, want 401", code)
+		}
+		if code, _ := c.do("GET", "/api/assignments", "tok-cgj", ""); code != 200 {
+			t.Errorf("configured department: %d, want 200", code)
+		}
+		if err := other.SaveTokens(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.DepartmentByToken(ctx, hashToken("tok-gas")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("removed department's token still stored: %v", err)
 		}
 	})
 }

@@ -101,7 +101,9 @@ type Dispatcher struct {
 	tokens map[string]DepartmentAuth // by hex SHA-256 of the token
 	names  map[string]string         // department id → name
 	known  map[string]bool           // configured departments (not supervisors)
-	skip   map[string]bool           // notice kinds not issued
+	// configured holds every configured identity with a token.
+	configured map[string]bool
+	skip       map[string]bool // notice kinds not issued
 
 	wakeMu sync.Mutex
 	wakeCh chan struct{} // closed and replaced when a reply is queued
@@ -150,15 +152,16 @@ func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Regi
 	}
 	opts.WeChat = opts.WeChat.withDefaults()
 	d := &Dispatcher{
-		st:     st,
-		opts:   opts,
-		log:    logger.With("component", "dispatch"),
-		m:      newMetrics(reg),
-		tokens: map[string]DepartmentAuth{},
-		names:  map[string]string{},
-		known:  map[string]bool{},
-		skip:   map[string]bool{},
-		wakeCh: make(chan struct{}),
+		st:         st,
+		opts:       opts,
+		log:        logger.With("component", "dispatch"),
+		m:          newMetrics(reg),
+		tokens:     map[string]DepartmentAuth{},
+		names:      map[string]string{},
+		known:      map[string]bool{},
+		configured: map[string]bool{},
+		skip:       map[string]bool{},
+		wakeCh:     make(chan struct{}),
 	}
 	for _, c := range opts.NoCards {
 		d.skip[string(c)] = true
@@ -176,6 +179,7 @@ func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Regi
 			d.known[dep.ID] = true
 		}
 		if dep.Token != "" {
+			d.configured[dep.ID] = true
 			h := hashToken(dep.Token)
 			dep.Token = ""
 			d.tokens[h] = dep

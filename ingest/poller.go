@@ -160,6 +160,7 @@ type Poller struct {
 	mu      sync.Mutex
 	healthy bool
 	reason  string
+	status  PollerStatus // for Status, updated after each step
 
 	// Loop state, owned by Run's goroutine.
 	loaded    bool   // the saved cursor was read
@@ -206,6 +207,27 @@ func (p *Poller) Healthy() (bool, string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.healthy, p.reason
+}
+
+// PollerStatus is what a poller tells /readyz: how many steps in a row have
+// failed, when the last one succeeded and the class of the last failure
+// (a fixed category, never an error text, which may quote a platform's
+// answer).
+type PollerStatus struct {
+	Healthy        bool      `json:"healthy"`
+	Failures       int       `json:"consecutive_failures"`
+	LastSuccess    time.Time `json:"last_success,omitzero"`
+	LastError      time.Time `json:"last_error,omitzero"`
+	LastErrorClass string    `json:"last_error_class,omitempty"`
+}
+
+// Status reports the poller's recent outcome.
+func (p *Poller) Status() PollerStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.status
+	st.Healthy = p.healthy
+	return st
 }
 
 // Run polls until ctx is done, then returns nil. It never stops on a source
@@ -319,12 +341,18 @@ func (p *Poller) succeed(b Batch) {
 	}
 	p.setHealthy(true, "")
 	p.failures, p.streak, p.lastClass = 0, 0, ""
+	p.mu.Lock()
+	p.status.Failures, p.status.LastSuccess = 0, p.opts.Now()
+	p.mu.Unlock()
 	p.log.Debug("polled", "posts", len(b.Posts), "rejected", len(b.Rejected), "duplicates", b.Duplicates, "more", b.More)
 }
 
 // fail records a failed step and returns the wait its class asks for.
 func (p *Poller) fail(ctx context.Context, category string, err error) time.Duration {
 	p.failures++
+	p.mu.Lock()
+	p.status.Failures, p.status.LastErrorClass, p.status.LastError = p.failures, category, p.opts.Now()
+	p.mu.Unlock()
 	p.m.errors.WithLabelValues(category).Inc()
 	changed := category != p.lastClass
 	p.lastClass = category

@@ -14,9 +14,38 @@ type DepartmentToken struct {
 }
 
 // SaveDepartmentTokens records the configured tokens (hashes only), one per
-// department, replacing earlier ones.
+// department, replacing earlier ones. The tokens of departments not in toks
+// are deleted: toks is the whole configured set.
 func (s *Store) SaveDepartmentTokens(ctx context.Context, toks []DepartmentToken, at time.Time) error {
 	return s.DB.InTx(ctx, func(tx Tx) error {
+		keep := map[string]bool{}
+		for _, t := range toks {
+			keep[t.Department] = true
+		}
+		rows, err := tx.Query(ctx, `SELECT department FROM department_tokens`)
+		if err != nil {
+			return fmt.Errorf("list tokens: %w", err)
+		}
+		var stale []string
+		for rows.Next() {
+			var dep string
+			if err := rows.Scan(&dep); err != nil {
+				rows.Close()
+				return fmt.Errorf("list tokens: %w", err)
+			}
+			if !keep[dep] {
+				stale = append(stale, dep)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("list tokens: %w", err)
+		}
+		rows.Close()
+		for _, dep := range stale {
+			if _, err := tx.Exec(ctx, `DELETE FROM department_tokens WHERE department = $1`, dep); err != nil {
+				return fmt.Errorf("remove token of %q: %w", dep, err)
+			}
+		}
 		for _, t := range toks {
 			// A token moved from one department to another: free it first.
 			if _, err := tx.Exec(ctx, `DELETE FROM department_tokens WHERE token_hash = $1 AND department <> $2`, t.TokenHash, t.Department); err != nil {

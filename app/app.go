@@ -383,8 +383,3 @@ func (a *App) sourcesHealthy(ctx context.Context) error {
 	}
 	return nil
 }
-
-// cases lists the newest cases for the local read-only endpoint.
-func (a *App) cases(ctx context.Context, limit int) ([]model.Case, error) {
-	return a.store.ListCases(ctx, store.CaseFilter{Limit: limit})
-}

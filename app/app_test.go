@@ -295,9 +295,21 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var cases []model.Case
-			if err := json.NewDecoder(resp.Body).Decode(&cases); err != nil {
+			var page struct {
+				Cases []model.Case
+				Next  string
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
 				t.Fatalf("GET /cases: %v", err)
+			}
+			cases := page.Cases
+			if page.Next != "" {
+				t.Errorf("GET /cases?limit=1000: next = %q, want none for %d cases", page.Next, len(cases))
+			}
+			for i := 1; i < len(cases); i++ {
+				if cases[i].ID >= cases[i-1].ID {
+					t.Errorf("GET /cases: case %d listed after case %d, want newest first", cases[i].ID, cases[i-1].ID)
+				}
 			}
 			firsts := map[string]bool{}
 			for _, o := range got {

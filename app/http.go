@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mashangban/mashangban/dispatch"
 	"github.com/mashangban/mashangban/model"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -71,28 +73,25 @@ func (a *App) reloadHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded", "version": a.rules.Version()})
 }
 
-// listCases is a local, read-only view of the cases (newest first). The
-// department API under /api/ is the authenticated one.
+// listCases is a local, read-only view of the cases: newest first, with
+// the filters and cursor paging of the department API's GET /api/cases
+// (dispatch.ParseCaseQuery). The department API under /api/ is the
+// authenticated one.
 func (a *App) listCases(w http.ResponseWriter, r *http.Request) {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a number from 1 to 1000"})
+	f, err := dispatch.ParseCaseQuery(r.URL.Query(), model.Shanghai)
+	if err == nil {
+		var page dispatch.CaseList
+		if page, err = dispatch.ListCases(r.Context(), a.store, f); err == nil {
+			writeJSON(w, http.StatusOK, page)
 			return
 		}
-		limit = n
 	}
-	cases, err := a.cases(r.Context(), limit)
-	if err != nil {
-		a.logger.Error("list cases", "error", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read cases"})
+	if errors.Is(err, dispatch.ErrInvalid) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	if cases == nil {
-		cases = []model.Case{} // an empty list, not null
-	}
-	writeJSON(w, http.StatusOK, cases)
+	a.logger.Error("list cases", "error", err)
+	writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot read cases"})
 }
 
 // listDeadLetters is a local, read-only view of what could not be turned

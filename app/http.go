@@ -38,6 +38,10 @@ func (a *App) handler(reg *prometheus.Registry) http.Handler {
 	if a.api != nil {
 		mux.Handle("/api/", a.api)
 	}
+	// Public routes, for anyone without a token: the case page
+	// GET /c/{case number} (and .json) and the read-only Open311 endpoint
+	// GET /open311/v2/... (package public).
+	a.publicPages().Register(mux)
 	return mux
 }
 

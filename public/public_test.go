@@ -398,3 +398,52 @@ func TestMask(t *testing.T) {
 		}
 	}
 }
+
+func TestCasePageReopenSplitAndUnnamed(t *testing.T) {
+	t.Parallel()
+	st := storetest.OpenSQLite(t)
+	f := newFixture(t, st)
+	ctx := context.Background()
+	d := dispatch.New(st, dispatch.Options{Now: f.clk.Now}, nil, nil)
+	duty := dispatch.Actor{ID: "duty", Supervisor: true}
+	as, err := st.ListAssignments(ctx, nil, store.AssignmentFilter{Department: "huashan.cgj"})
+	if err != nil || len(as) != 1 {
+		t.Fatalf("assignments = %v, %v", as, err)
+	}
+	f.clk.Add(time.Hour)
+	if _, err := d.Reopen(ctx, duty, as[0].ID, "返工说明：窗框仍松动"); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Add(time.Hour)
+	split, err := d.Unmerge(ctx, duty, "wechat:abc", "内部备注：不是同一栋楼")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v public.CaseView
+	rec := f.get(t, "/c/"+f.caseNo+".json")
+	noSecrets(t, "reopened case", rec.Body.String())
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	last := v.Timeline[len(v.Timeline)-2:]
+	if last[0].Kind != "reopened" || last[0].Department != "花山区城市管理局" || last[1].Kind != "split" ||
+		v.Status != public.StatusOpen || v.StatusText != "办理中" || v.ClosedAt != nil || v.Reports != 1 || v.CloseBy == nil {
+		t.Errorf("after reopen and split: %+v", v)
+	}
+	page := f.get(t, "/c/"+split.No).Body.String()
+	for _, want := range []string{"单独立案", "已交由花山区城市管理局办理", "待签收", "138****5678"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("split case page lacks %q", want)
+		}
+	}
+	noSecrets(t, "split case page", page)
+
+	// Without a rule set, departments are 相关部门, never codes.
+	mux := http.NewServeMux()
+	public.New(st, public.Options{}).Register(mux)
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/c/"+f.caseNo, nil))
+	if body := rec.Body.String(); rec.Code != 200 || !strings.Contains(body, "相关部门已签收") || strings.Contains(body, "cgj") {
+		t.Errorf("unnamed departments: %d %s", rec.Code, body)
+	}
+}

@@ -447,3 +447,51 @@ func TestCasePageReopenSplitAndUnnamed(t *testing.T) {
 		t.Errorf("unnamed departments: %d %s", rec.Code, body)
 	}
 }
+
+func TestCasePageCollapsesRepeats(t *testing.T) {
+	t.Parallel()
+	st := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	clk := &clock{t: start}
+	d := dispatch.New(st, dispatch.Options{Now: clk.Now}, nil, nil)
+	for i, native := range []string{"r0", "r1", "r2", "r3"} {
+		clk.Add(time.Minute)
+		if i == 2 {
+			c, _ := st.GetCasePost(ctx, nil, "replay:r0")
+			as, _ := st.ListAssignments(ctx, nil, store.AssignmentFilter{CaseID: c.CaseID})
+			if _, err := d.Claim(ctx, dispatch.Actor{ID: "cgj"}, as[0].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.Handle(ctx, decision(model.ChannelReplay, native, "", "阳湖花园楼道窗户脱落", "cgj")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := st.GetCasePost(ctx, nil, "replay:r3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := st.GetCase(ctx, nil, c.CaseID)
+	mux := http.NewServeMux()
+	public.New(st, public.Options{RuleSet: func() *rules.RuleSet { return defaultRules(t) }}).Register(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/c/"+cs.No+".json", nil))
+	var v public.CaseView
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range v.Timeline {
+		got = append(got, s.Kind+":"+s.Text)
+	}
+	want := []string{
+		"received:已受理，办件编号" + cs.No + "。",
+		"assigned:已交由市城市管理局办理。",
+		"repeat:又有一位市民反映了同一问题，已并入本办件一并办理。",
+		"claimed:市城市管理局已签收，正在办理。",
+		"repeat:又有2位市民反映了同一问题，已并入本办件一并办理。",
+	}
+	if !slices.Equal(got, want) || v.Reports != 4 {
+		t.Errorf("timeline = %q (reports %d), want %q (reports 4)", got, v.Reports, want)
+	}
+}

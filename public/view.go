@@ -59,6 +59,8 @@ type Step struct {
 	// they are public; transfer and reopen reasons are internal and never
 	// shown.
 	Reply string `json:"reply,omitempty"`
+	// Count is, for a repeat step, how many reports arrived in a row.
+	Count int `json:"count,omitempty"`
 }
 
 // Status values of a CaseView (the Open311 ones).
@@ -218,6 +220,13 @@ func (s *Server) caseView(ctx context.Context, no string) (CaseView, error) {
 			continue
 		}
 		st.At = e.At.In(s.opts.Location)
+		// A problem many citizens report would bury the progress under
+		// one line per report: reports in a row are one step.
+		if last := &v.Timeline[len(v.Timeline)-1]; st.Kind == "repeat" && last.Kind == "repeat" {
+			last.Count++
+			last.Text = fmt.Sprintf("又有%d位市民反映了同一问题，已并入本办件一并办理。", last.Count)
+			continue
+		}
 		if st.Kind == "closed" {
 			at := st.At
 			v.ClosedAt = &at
@@ -268,7 +277,7 @@ func publicStep(e store.Event, caseNo string, n names) (Step, bool) {
 	case "case.resolved":
 		return Step{Kind: "closed", Title: "办结", Text: "各承办单位均已办理完毕，办件办结。"}, true
 	case "case.merged":
-		return Step{Kind: "repeat", Title: "同一问题的其他反映", Text: "又有一位市民反映了同一问题，已并入本办件一并办理。"}, true
+		return Step{Kind: "repeat", Title: "同一问题的其他反映", Text: "又有一位市民反映了同一问题，已并入本办件一并办理。", Count: 1}, true
 	case "case.unmerged":
 		if d.To == caseNo {
 			return Step{Kind: "split", Title: "单独立案", Text: "经核实，此反映与此前并入的办件并非同一问题，已单独立案办理。"}, true

@@ -398,8 +398,3 @@ func (a *App) drain(timeout time.Duration) {
 	}
 	a.logger.Warn("drain timed out; the rest is handled after restart")
 }
-
-// cases lists the newest cases for the local read-only endpoint.
-func (a *App) cases(ctx context.Context, limit int) ([]model.Case, error) {
-	return a.store.ListCases(ctx, store.CaseFilter{Limit: limit})
-}

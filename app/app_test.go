@@ -27,6 +27,7 @@ import (
 	"github.com/mashangban/mashangban/config"
 	"github.com/mashangban/mashangban/examples"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/rules"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/store/storetest"
 )
@@ -295,9 +296,21 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 				t.Errorf("repeated reports not merged: %v %v %v", a, b, c)
 			}
 			// The local case list serves the same cases as JSON.
-			var cases []model.Case
-			if err := json.Unmarshal([]byte(httpDo(t, "GET", "http://"+r.app.Addr()+"/cases?limit=1000", "supervisor-token-0123456789", 200)), &cases); err != nil {
+			var page struct {
+				Cases []model.Case
+				Next  string
+			}
+			if err := json.Unmarshal([]byte(httpDo(t, "GET", "http://"+r.app.Addr()+"/cases?limit=1000", "supervisor-token-0123456789", 200)), &page); err != nil {
 				t.Fatalf("GET /cases: %v", err)
+			}
+			cases := page.Cases
+			if page.Next != "" {
+				t.Errorf("GET /cases?limit=1000: next = %q, want none for %d cases", page.Next, len(cases))
+			}
+			for i := 1; i < len(cases); i++ {
+				if cases[i].ID >= cases[i-1].ID {
+					t.Errorf("GET /cases: case %d listed after case %d, want newest first", cases[i].ID, cases[i-1].ID)
+				}
 			}
 			firsts := map[string]bool{}
 			for _, o := range got {
@@ -322,6 +335,25 @@ func TestEndToEndSameCasesBothSetups(t *testing.T) {
 				}
 			}
 			httpDo(t, "GET", "http://"+r.app.Addr()+"/api/cases", "", 401)
+			// Every case has a public page, without a token, that names its
+			// lead department by the rule set's name, never by its code.
+			rs, err := rules.Load("../rules/default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cases {
+				dep, ok := rs.Department(c.Lead)
+				if !ok {
+					t.Fatalf("case %s: lead %q is not in the rule set", c.No, c.Lead)
+				}
+				page := httpGet(t, "http://"+r.app.Addr()+"/c/"+c.No, 200)
+				if !strings.Contains(page, "<dd>"+dep.Name+"</dd>") || strings.Contains(page, ">"+c.Lead+"<") {
+					t.Errorf("/c/%s does not name its lead %s as %s", c.No, c.Lead, dep.Name)
+				}
+			}
+			if o311 := httpGet(t, "http://"+r.app.Addr()+"/open311/v2/requests.json?start_date=2000-01-01T00:00:00Z", 200); !strings.Contains(o311, `"service_request_id"`) {
+				t.Errorf("open311 requests: %s", o311)
+			}
 			metrics := httpDo(t, "GET", "http://"+r.app.Addr()+"/metrics", adminToken, 200)
 			if want := fmt.Sprintf("mashangban_posts_in_total %d\n", len(ids)); !strings.Contains(metrics, want) {
 				t.Errorf("/metrics lacks %q", want)

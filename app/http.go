@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mashangban/mashangban/dispatch"
 	"github.com/mashangban/mashangban/model"
 )
 
@@ -57,27 +59,23 @@ func (a *App) reloadHTTP(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "reloaded", "version": a.rules.Version(), "rules": a.rulesStatus()})
 }
 
-// listCases is a read-only view of all cases (newest first), for the
-// office; a department reads its own under /api/cases.
+// listCases is a read-only view of all cases for the office: newest first,
+// with the filters and cursor paging of the department API's GET /api/cases
+// (dispatch.ParseCaseQuery); a department reads its own under /api/cases.
 func (a *App) listCases(w http.ResponseWriter, r *http.Request) {
-	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a number from 1 to 1000"})
+	f, err := dispatch.ParseCaseQuery(r.URL.Query(), model.Shanghai)
+	if err == nil {
+		var page dispatch.CaseList
+		if page, err = dispatch.ListCases(r.Context(), a.store, f); err == nil {
+			writeJSON(w, http.StatusOK, page)
 			return
 		}
-		limit = n
 	}
-	cases, err := a.cases(r.Context(), limit)
-	if err != nil {
-		a.internalError(w, r, "list cases", err)
+	if errors.Is(err, dispatch.ErrInvalid) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	if cases == nil {
-		cases = []model.Case{} // an empty list, not null
-	}
-	writeJSON(w, http.StatusOK, cases)
+	a.internalError(w, r, "list cases", err)
 }
 
 // listDeadLetters is a read-only view, for administrators, of what could

@@ -75,6 +75,10 @@ func (a *App) buildRoutes(reg *prometheus.Registry) []Route {
 		{"GET", "/cases", RoleOffice, http.HandlerFunc(a.listCases)},
 		{"GET", "/deadletters", RoleAdmin, http.HandlerFunc(a.listDeadLetters)},
 	}
+	// The public case page and the read-only Open311 endpoint.
+	for _, pr := range a.publicPages().Routes() {
+		rs = append(rs, Route{pr.Method, pr.Path, RolePublic, pr.Handler})
+	}
 	if a.disp != nil {
 		for _, e := range a.disp.Endpoints() {
 			role := RoleDepartment
@@ -93,7 +97,11 @@ func (a *App) handler(reg *prometheus.Registry) http.Handler {
 	a.routes = a.buildRoutes(reg)
 	mux := http.NewServeMux()
 	for _, rt := range a.routes {
-		mux.Handle(rt.Method+" "+rt.Pattern, a.guard(rt))
+		pattern := rt.Pattern
+		if rt.Method != "" {
+			pattern = rt.Method + " " + rt.Pattern
+		}
+		mux.Handle(pattern, a.guard(rt))
 	}
 	return withRequestID(mux)
 }

@@ -31,7 +31,7 @@ import (
 //	POST /api/assignments/{id}/resolve   {"text": "..."}
 //	POST /api/assignments/{id}/transfer  {"to": "dept", "reason": "..."}
 //	POST /api/assignments/{id}/reopen    {"reason": "..."}
-//	GET  /api/cases?status=open&district=&after_id=&limit=
+//	GET  /api/cases?state=open&department=&district=&since=&text=&limit=&cursor=  (see ParseCaseQuery)
 //	GET  /api/cases/{no}                 the case, its assignments and audit events
 //	POST /api/cases/{no}/unmerge         {"post_id": "...", "reason": "..."}
 //	GET  /api/triage?state=waiting       (office)
@@ -172,22 +172,7 @@ func (d *Dispatcher) Endpoints() []Endpoint {
 		}
 		return d.Reopen(r.Context(), a, id, body.Reason)
 	})
-	h("GET /api/cases", "list_cases", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
-		q := r.URL.Query()
-		f := store.CaseFilter{Status: model.CaseStatus(q.Get("status")), District: q.Get("district")}
-		if !a.Supervisor {
-			f.Department = a.ID
-		}
-		var err error
-		if f.AfterID, f.Limit, err = paging(q.Get("after_id"), q.Get("limit")); err != nil {
-			return nil, err
-		}
-		cs, err := d.st.ListCases(r.Context(), f)
-		if cs == nil {
-			cs = []model.Case{}
-		}
-		return cs, err
-	})
+	h("GET /api/cases", "list_cases", d.apiListCases)
 	h("GET /api/cases/{no}", "get_case", d.apiGetCase)
 	h("POST /api/cases/{no}/unmerge", "unmerge", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
 		var body struct {

@@ -22,6 +22,7 @@ import (
 	"github.com/mashangban/mashangban/ingest/wechat"
 	"github.com/mashangban/mashangban/ingest/weibo"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 	defaultrules "github.com/mashangban/mashangban/rules/default"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/stream"
@@ -228,9 +229,9 @@ func (a *App) newSource(s config.Source, reg prometheus.Registerer) (ingest.Sour
 // newRepliers builds one replier per channel: the configured platform repliers,
 // and the log replier for everything else, so a reply is never stuck for
 // want of a channel.
-func (a *App) newRepliers(cfg config.Config, extra []ingest.Replier, reg prometheus.Registerer) (map[model.Channel]ingest.Replier, error) {
+func (a *App) newRepliers(cfg config.Config, extra []reply.Replier, reg prometheus.Registerer) (map[model.Channel]reply.Replier, error) {
 	logger := a.logger.With("component", "reply")
-	out := map[model.Channel]ingest.Replier{
+	out := map[model.Channel]reply.Replier{
 		model.ChannelReplay: dispatch.LogReplier{Logger: logger},
 	}
 	if w := cfg.Replies.Weibo; w.Enabled {

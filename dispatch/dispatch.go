@@ -5,7 +5,7 @@
 // report.
 //
 // It is not for deciding where a post goes (classify does that) nor for
-// talking to the platforms (the ingest adapters implement ingest.Replier);
+// talking to the platforms (the ingest adapters implement reply.Replier);
 // the SQL lives in store.
 //
 // The design (one transaction per decision, how repeats are found, triage,

@@ -220,9 +220,9 @@ func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err er
 // buildDispatch builds the dispatcher, its stage and its repliers. Every
 // dispatcher on one database learns the configured tokens (hashed).
 func (a *App) buildDispatch(ctx context.Context, extra []reply.Replier, now func() time.Time) error {
-	d, err := newDispatcher(a.cfg, a.store, a.logger, a.reg, now)
+	d, err := newDispatcher(a.cfg, a.store, departmentNames(a.cfg, a.rules, a.logger), a.logger, a.reg, now)
 	if err != nil {
-		return err
+		return fmt.Errorf("replies.templates_dir: %w", err)
 	}
 	a.disp, a.api = d, d.API()
 	if len(a.cfg.Dispatch.Departments) > 0 {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 	"github.com/mashangban/mashangban/ingest/weibo"
 	"github.com/mashangban/mashangban/model"
 	"github.com/mashangban/mashangban/reply"
+	"github.com/mashangban/mashangban/rules"
 	defaultrules "github.com/mashangban/mashangban/rules/default"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/stream"
@@ -148,17 +150,67 @@ func openRules(ctx context.Context, cfg config.Config, logger *slog.Logger, reg 
 	return m, nil
 }
 
-func newDispatcher(cfg config.Config, st *store.Store, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
+func newDispatcher(cfg config.Config, st *store.Store, names func() map[string]string, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
 	var depts []dispatch.DepartmentAuth
 	for _, d := range cfg.Dispatch.Departments {
 		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Name: d.Name, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
 	}
+	texts, err := reply.Load(cfg.Replies.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Replies.TemplatesDir != "" {
+		logger.Info("reply templates loaded", "dir", cfg.Replies.TemplatesDir)
+	}
 	return dispatch.New(st, dispatch.Options{
-		RepeatWindow: cfg.Dispatch.RepeatWindow.D(),
-		ReminderLead: cfg.Dispatch.RemindBefore.D(),
-		Departments:  depts,
-		Now:          now,
+		RepeatWindow:    cfg.Dispatch.RepeatWindow.D(),
+		ReminderLead:    cfg.Dispatch.RemindBefore.D(),
+		Departments:     depts,
+		DepartmentNames: names,
+		Texts:           texts,
+		PublicBaseURL:   cfg.Public.BaseURL,
+		Now:             now,
 	}, logger, reg), nil
+}
+
+// departmentNames returns the department names of the current rule set:
+// the classifier's, which follows reloads, or in a process that does not
+// classify, the rule files read once at start.
+func departmentNames(cfg config.Config, m *classify.Manager, logger *slog.Logger) func() map[string]string {
+	if m != nil {
+		var mu sync.Mutex
+		var version string
+		var names map[string]string
+		return func() map[string]string {
+			e := m.Engine()
+			if e == nil {
+				return nil
+			}
+			rs := e.Tree().RuleSet()
+			mu.Lock()
+			defer mu.Unlock()
+			if rs.Version != version || names == nil {
+				names, version = namesOf(rs), rs.Version
+			}
+			return names
+		}
+	}
+	rs, err := rules.Load(cfg.RulesDir())
+	if err != nil {
+		logger.Warn("department names: cannot read the rule files; replies name departments from the configuration only",
+			"dir", cfg.RulesDir(), "error", err)
+		return nil
+	}
+	names := namesOf(rs)
+	return func() map[string]string { return names }
+}
+
+func namesOf(rs *rules.RuleSet) map[string]string {
+	out := make(map[string]string, len(rs.Departments))
+	for _, d := range rs.Departments {
+		out[d.ID] = d.Name
+	}
+	return out
 }
 
 // sources builds the configured sources. With none configured (and

@@ -446,3 +446,19 @@ func TestClientRetryDecodesClean(t *testing.T) {
 		t.Fatalf("err %v after %d calls", err, calls)
 	}
 }
+
+// TestReplierPageNamesTheCase: replies.wechat.page with {case} opens the
+// case's page in the mini-program.
+func TestReplierPageNamesTheCase(t *testing.T) {
+	f := newFake(t, wechatfake.Options{Templates: []string{templateID}, Pages: []string{"pages/case/index"}, RequireGrant: true})
+	f.Add(map[string]any{"_id": "rec1", "_openid": "oAbCd1234xyz", "content": "广告牌强光", "createdAt": base})
+	f.Grant("oAbCd1234xyz", templateID, 1)
+	r := newReplier(t, f, ReplierOptions{Page: "pages/case/index?no={case}&id={id}"})
+	if res, err := r.Send(context.Background(), ack("rec1", "oAbCd1234xyz")); err != nil || res.Skipped {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	sends := f.Sends()
+	if len(sends) != 1 || sends[0].Page != "pages/case/index?no=MSB-20261126-0042&id=rec1" {
+		t.Fatalf("sends %+v", sends)
+	}
+}

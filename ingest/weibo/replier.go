@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
@@ -31,7 +29,7 @@ type ReplierOptions struct {
 	// AccountUID, when set, makes Sent match only comments by this user.
 	AccountUID string
 	// MaxUnits is the comment length limit in Weibo units (see
-	// CommentLength); default 140.
+	// reply.WeiboLength); default 140.
 	MaxUnits int
 	// SentPages is how many pages of 200 comments Sent reads; default 2.
 	SentPages int
@@ -183,28 +181,6 @@ func (r *Replier) find(ctx context.Context, postID, text string) (OpenComment, b
 	return OpenComment{}, false, nil
 }
 
-var reURL = regexp.MustCompile(`https?://[!-~]+`)
-
-// CommentLength counts text the way Weibo clients do: a CJK (or any
-// non-ASCII) character is one unit, two ASCII characters are one unit
-// (rounded up), and a URL counts as 20 units whatever its length (it is
-// shortened to t.cn; 20 is the upper end of what clients count).
-func CommentLength(s string) int {
-	half := 0
-	rest := reURL.ReplaceAllStringFunc(s, func(string) string {
-		half += 40
-		return ""
-	})
-	for _, r := range rest {
-		if r < utf8.RuneSelf {
-			half++
-		} else {
-			half += 2
-		}
-	}
-	return (half + 1) / 2
-}
-
 // PrepareComment makes reply text fit for a Weibo comment: hashtag marks are
 // removed ("#马上办#" becomes "马上办": comments with topics are refused by
 // some SDKs and clients), whitespace runs are collapsed, and text longer than
@@ -212,11 +188,11 @@ func CommentLength(s string) int {
 func PrepareComment(s string, maxUnits int) string {
 	s = strings.NewReplacer("#", "", "＃", "").Replace(s)
 	s = strings.Join(strings.Fields(s), " ")
-	if maxUnits <= 0 || CommentLength(s) <= maxUnits {
+	if maxUnits <= 0 || reply.WeiboLength(s) <= maxUnits {
 		return s
 	}
 	runes := []rune(s)
-	for len(runes) > 0 && CommentLength(string(runes)+"…") > maxUnits {
+	for len(runes) > 0 && reply.WeiboLength(string(runes)+"…") > maxUnits {
 		runes = runes[:len(runes)-1]
 	}
 	return strings.TrimSpace(string(runes)) + "…"

@@ -64,7 +64,7 @@ func TestReplierSend(t *testing.T) {
 	if err != nil || res.Skipped {
 		t.Fatalf("long: %+v %v", res, err)
 	}
-	if got := fake.Comments()[1].Text; CommentLength(got) > 140 || !strings.HasSuffix(got, "…") {
+	if got := fake.Comments()[1].Text; reply.WeiboLength(got) > 140 || !strings.HasSuffix(got, "…") {
 		t.Errorf("long comment %q", got)
 	}
 }

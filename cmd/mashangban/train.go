@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mashangban/mashangban/classify/gazetteer"
@@ -23,8 +23,7 @@ const trainUsage = "usage: mashangban train [--label category|department] [--out
 // figures measured on data the model did not see; --eval measures the
 // written model alone (no rules) on another labelled file.
 func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("mashangban train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("mashangban train", strings.TrimPrefix(trainUsage, "usage: "), stderr)
 	def := linear.DefaultTrainOptions()
 	label := fs.String("label", "category", "label field of the JSON Lines: category or department")
 	out := fs.String("out", "model.msbm", "model file to write")
@@ -41,12 +40,8 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	calibrate := fs.Bool("calibrate", def.Calibrate, "fit the confidence scale on a held-out third (one more training)")
 	seed := fs.Uint64("seed", def.Seed, "seed of the visiting order and the splits")
 	quiet := fs.Bool("quiet", false, "print only the summary lines, not the per-label tables")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, trainUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() == 0 || (*label != "category" && *label != "department") || (*folds != 0 && *holdout != 0) || *folds < 0 || *folds == 1 || *holdout < 0 || *holdout >= 1 {
 		fmt.Fprintln(stderr, trainUsage)

@@ -213,7 +213,7 @@ func TestVersionOfABuiltBinary(t *testing.T) {
 		t.Errorf("version = %q, want revision %s", got, rev)
 	}
 	// The module version is a pseudo-version made from the commit (or a tag).
-	if !regexp.MustCompile(`^mashangban v\d+\.\d+\.\d+\S*`+` \(revision`).MatchString(got) {
+	if !regexp.MustCompile(`^mashangban v\d+\.\d+\.\d+\S* \(revision`).MatchString(got) {
 		t.Errorf("version = %q, want a module version", got)
 	}
 }

@@ -337,3 +337,30 @@ func TestLoadBad(t *testing.T) {
 		t.Errorf("missing dir: %v", err)
 	}
 }
+
+// FuzzRender: whatever the citizen's and department's words, every
+// template's Weibo text keeps the case number within 140 units and the
+// WeChat values keep their types.
+func FuzzRender(f *testing.F) {
+	f.Add("路灯不亮", "已修复", "市城市管理局")
+	f.Add(strings.Repeat("很长", 300), strings.Repeat("#话题# http://t.cn/abc ", 30), "花山区城市管理局")
+	f.Add("", "", "")
+	f.Add("\x00\n\t", "😡😡😡", strings.Repeat("局", 40))
+	set := Default()
+	f.Fuzz(func(t *testing.T, problem, text, dept string) {
+		if !utf8.ValidString(problem) || !utf8.ValidString(text) || !utf8.ValidString(dept) {
+			return // the store keeps valid UTF-8 only
+		}
+		d := Data{CaseNo: "MSB-20261126-0042", Lead: dept, Dept: dept, To: dept, From: "MSB-20261126-0001", Problem: problem, Text: text,
+			Count: 2, Claim: "24小时", Reply: "72小时", Close: "7天"}
+		for _, name := range Names {
+			for _, ch := range channels {
+				m, err := set.Render(ch, name, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkChannel(t, ch, m, d.CaseNo)
+			}
+		}
+	})
+}

@@ -220,7 +220,8 @@ func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err er
 // buildDispatch builds the dispatcher, its stage and its repliers. Every
 // dispatcher on one database learns the configured tokens (hashed).
 func (a *App) buildDispatch(ctx context.Context, extra []reply.Replier, now func() time.Time) error {
-	d, err := newDispatcher(a.cfg, a.store, departmentNames(a.cfg, a.rules, a.logger), a.logger, a.reg, now)
+	departments, categories := ruleNames(a.cfg, a.rules, a.logger)
+	d, err := newDispatcher(a.cfg, a.store, departments, categories, a.logger, a.reg, now)
 	if err != nil {
 		return fmt.Errorf("replies.templates_dir: %w", err)
 	}

@@ -150,7 +150,7 @@ func openRules(ctx context.Context, cfg config.Config, logger *slog.Logger, reg 
 	return m, nil
 }
 
-func newDispatcher(cfg config.Config, st *store.Store, names func() map[string]string, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
+func newDispatcher(cfg config.Config, st *store.Store, departments, categories func() map[string]string, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
 	var depts []dispatch.DepartmentAuth
 	for _, d := range cfg.Dispatch.Departments {
 		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Name: d.Name, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
@@ -166,51 +166,58 @@ func newDispatcher(cfg config.Config, st *store.Store, names func() map[string]s
 		RepeatWindow:    cfg.Dispatch.RepeatWindow.D(),
 		ReminderLead:    cfg.Dispatch.RemindBefore.D(),
 		Departments:     depts,
-		DepartmentNames: names,
+		DepartmentNames: departments,
+		CategoryNames:   categories,
 		Texts:           texts,
 		PublicBaseURL:   cfg.Public.BaseURL,
 		Now:             now,
 	}, logger, reg), nil
 }
 
-// departmentNames returns the department names of the current rule set:
-// the classifier's, which follows reloads, or in a process that does not
-// classify, the rule files read once at start.
-func departmentNames(cfg config.Config, m *classify.Manager, logger *slog.Logger) func() map[string]string {
+// ruleNames returns the department and category names of the current rule
+// set, by ID: the classifier's, which follows reloads, or in a process that
+// does not classify, the rule files read once at start.
+func ruleNames(cfg config.Config, m *classify.Manager, logger *slog.Logger) (departments, categories func() map[string]string) {
 	if m != nil {
 		var mu sync.Mutex
 		var version string
-		var names map[string]string
-		return func() map[string]string {
+		var cur names
+		get := func() names {
 			e := m.Engine()
 			if e == nil {
-				return nil
+				return names{}
 			}
 			rs := e.Tree().RuleSet()
 			mu.Lock()
 			defer mu.Unlock()
-			if rs.Version != version || names == nil {
-				names, version = namesOf(rs), rs.Version
+			if rs.Version != version || cur.departments == nil {
+				cur, version = namesOf(rs), rs.Version
 			}
-			return names
+			return cur
 		}
+		return func() map[string]string { return get().departments }, func() map[string]string { return get().categories }
 	}
 	rs, err := rules.Load(cfg.RulesDir())
 	if err != nil {
-		logger.Warn("department names: cannot read the rule files; replies name departments from the configuration only",
+		logger.Warn("names: cannot read the rule files; replies name departments from the configuration only",
 			"dir", cfg.RulesDir(), "error", err)
-		return nil
+		return nil, nil
 	}
-	names := namesOf(rs)
-	return func() map[string]string { return names }
+	n := namesOf(rs)
+	return func() map[string]string { return n.departments }, func() map[string]string { return n.categories }
 }
 
-func namesOf(rs *rules.RuleSet) map[string]string {
-	out := make(map[string]string, len(rs.Departments))
+type names struct{ departments, categories map[string]string }
+
+func namesOf(rs *rules.RuleSet) names {
+	n := names{departments: make(map[string]string, len(rs.Departments)), categories: make(map[string]string, len(rs.Categories))}
 	for _, d := range rs.Departments {
-		out[d.ID] = d.Name
+		n.departments[d.ID] = d.Name
 	}
-	return out
+	for _, c := range rs.Categories {
+		n.categories[c.ID] = c.Name
+	}
+	return n
 }
 
 // sources builds the configured sources. With none configured (and

@@ -62,6 +62,9 @@ type Options struct {
 	// ID: the names replies, reports and the API show. Nil: only the names
 	// in Departments and in decisions are known.
 	DepartmentNames func() map[string]string
+	// CategoryNames returns the current rule set's category names by ID,
+	// for replies and reports (nil: IDs are shown).
+	CategoryNames func() map[string]string
 	// Texts is the reply template set (default: the built-in one).
 	Texts *reply.Set
 	// PublicBaseURL, when set, puts the case's public page
@@ -365,7 +368,7 @@ func (d *Dispatcher) attach(ctx context.Context, tx store.Tx, dec model.Decision
 		return err
 	}
 	lead := d.citizenName(c.Lead, dec.Lead)
-	data := reply.Data{CaseNo: c.No, Lead: lead, District: districtNames(dec.Districts), Category: dec.Category,
+	data := reply.Data{CaseNo: c.No, Lead: lead, District: districtNames(dec.Districts), Category: d.categoryName(dec.Category),
 		Count: len(posts), Repeat: true, Link: d.link(c.No)}
 	return d.enqueue(ctx, tx, dec.Post, replyKind, reply.Merge, data, dec.AckTemplate, lead, now)
 }
@@ -433,7 +436,7 @@ func (d *Dispatcher) newCase(ctx context.Context, tx store.Tx, dec model.Decisio
 	lead := d.citizenName(dec.Lead.ID, dec.Lead)
 	// The acknowledgement states this case's own deadlines, the route's
 	// where it has them.
-	data := reply.Data{CaseNo: no, Lead: lead, District: districtNames(dec.Districts), Category: dec.Category,
+	data := reply.Data{CaseNo: no, Lead: lead, District: districtNames(dec.Districts), Category: d.categoryName(dec.Category),
 		Link: d.link(no)}.WithDeadlines(sla)
 	return id, no, d.enqueue(ctx, tx, dec.Post, replyKind, reply.Ack, data, dec.AckTemplate, lead, now)
 }
@@ -514,6 +517,24 @@ func (d *Dispatcher) citizenName(id string, dep *model.Department) string {
 	}
 	d.log.Warn("department has no name in the rule set; replies say 相关部门", "department", id)
 	return "相关部门"
+}
+
+// categoryName is the rule set's name of category id, else id.
+func (d *Dispatcher) categoryName(id string) string {
+	if d.opts.CategoryNames != nil {
+		if n := d.opts.CategoryNames()[id]; n != "" {
+			return n
+		}
+	}
+	return id
+}
+
+// categoryNames are the rule set's category names by ID.
+func (d *Dispatcher) categoryNames() map[string]string {
+	if d.opts.CategoryNames == nil {
+		return nil
+	}
+	return d.opts.CategoryNames()
 }
 
 // departmentNames are the names of every known department, by ID, for

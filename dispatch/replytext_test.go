@@ -16,6 +16,12 @@ import (
 
 // builtinNames are the built-in rule set's department names.
 func builtinNames(t testing.TB) func() map[string]string {
+	d, _ := builtinRuleNames(t)
+	return d
+}
+
+// builtinRuleNames are the built-in rule set's department and category names.
+func builtinRuleNames(t testing.TB) (departments, categories func() map[string]string) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := defaultrules.WriteTo(dir); err != nil {
@@ -25,11 +31,14 @@ func builtinNames(t testing.TB) func() map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := map[string]string{}
+	names, cats := map[string]string{}, map[string]string{}
 	for _, d := range rs.Departments {
 		names[d.ID] = d.Name
 	}
-	return func() map[string]string { return names }
+	for _, c := range rs.Categories {
+		cats[c.ID] = c.Name
+	}
+	return func() map[string]string { return names }, func() map[string]string { return cats }
 }
 
 // TestRepliesNameDepartmentsFromTheRuleSet: with the configuration naming
@@ -42,19 +51,20 @@ func TestRepliesNameDepartmentsFromTheRuleSet(t *testing.T) {
 	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newFakeClock(start)
-		d := New(st, Options{Now: clk.Now, DepartmentNames: builtinNames(t), PublicBaseURL: "https://msb.example.cn/",
+		depNames, catNames := builtinRuleNames(t)
+		d := New(st, Options{Now: clk.Now, DepartmentNames: depNames, CategoryNames: catNames, PublicBaseURL: "https://msb.example.cn/",
 			Departments: []DepartmentAuth{{ID: "cgj", Token: "tok-cgj"}, {ID: "huashan.cgj", Token: "tok-hs"}, {ID: "duty", Token: "tok-duty", Supervisor: true}}},
 			nil, nil)
 		// An urgent route: its own deadlines, and no name in the decision.
 		dec := decision(model.ChannelWeibo, "5030112233445566", "翠湖小区门口井盖不见了", []string{"翠湖小区", "门口", "井盖", "不见"}, lightPlace,
 			huashan, model.Department{ID: "cgj"})
-		dec.Priority = model.PriorityUrgent
+		dec.Priority, dec.Category = model.PriorityUrgent, "road"
 		dec.SLA = &model.SLA{Claim: model.Duration(2 * time.Hour), Reply: model.Duration(12 * time.Hour), Close: model.Duration(72 * time.Hour)}
 		mustHandle(t, d, dec)
 		c := caseOf(t, st, dec.Post.ID)
 		wechat := decision(model.ChannelWeChat, "rec-1", "翠湖小区门口的井盖不见了", []string{"翠湖小区", "门口", "的", "井盖", "不见"}, lightPlace,
 			huashan, model.Department{ID: "cgj"})
-		wechat.Post.CreatedAt = start.Add(time.Minute)
+		wechat.Post.CreatedAt, wechat.Category = start.Add(time.Minute), "road"
 		mustHandle(t, d, wechat)
 		if got := caseOf(t, st, wechat.Post.ID); got.ID != c.ID {
 			t.Fatalf("the WeChat post was not merged: case %s", got.No)
@@ -123,7 +133,7 @@ func TestRepliesNameDepartmentsFromTheRuleSet(t *testing.T) {
 			}
 		}
 
-		rep, err := BuildReport(ctx, st, start, clk.Now(), model.Shanghai, d.departmentNames())
+		rep, err := BuildReport(ctx, st, start, clk.Now(), model.Shanghai, d.departmentNames(), WithCategoryNames(d.categoryNames()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,6 +143,9 @@ func TestRepliesNameDepartmentsFromTheRuleSet(t *testing.T) {
 		}
 		if names["cgj"] != "市城市管理局" || names["huashan.cgj"] != "花山区城市管理局" {
 			t.Errorf("report rows name %v", names)
+		}
+		if len(rep.Special.Subjects) != 1 || rep.Special.Subjects[0].Label != "道路与井盖" {
+			t.Errorf("report subjects %+v, want 道路与井盖", rep.Special.Subjects)
 		}
 		var md strings.Builder
 		if err := rep.WriteMarkdown(&md); err != nil {

@@ -280,27 +280,30 @@ func configRulesDir(cfg config.Config) (string, func(), error) {
 	return tmp, cleanup, nil
 }
 
-// cliDepartmentNames are the department names the configuration's rule set
-// gives, with the configuration's own names (dispatch.departments[].name)
-// taking precedence.
-func cliDepartmentNames(cfg config.Config) (map[string]string, error) {
+// cliNames are the department and category names the configuration's rule
+// set gives, with the configuration's own department names
+// (dispatch.departments[].name) taking precedence.
+func cliNames(cfg config.Config) (departments, categories map[string]string, err error) {
 	dir, cleanup, err := configRulesDir(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer cleanup()
 	rs, err := rules.Load(dir)
 	if err != nil {
-		return nil, fmt.Errorf("rules.dir: %w", err)
+		return nil, nil, fmt.Errorf("rules.dir: %w", err)
 	}
-	names := map[string]string{}
+	departments, categories = map[string]string{}, map[string]string{}
 	for _, d := range rs.Departments {
-		names[d.ID] = d.Name
+		departments[d.ID] = d.Name
+	}
+	for _, c := range rs.Categories {
+		categories[c.ID] = c.Name
 	}
 	for _, d := range cfg.Dispatch.Departments {
 		if d.Name != "" {
-			names[d.ID] = d.Name
+			departments[d.ID] = d.Name
 		}
 	}
-	return names, nil
+	return departments, categories, nil
 }

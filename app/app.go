@@ -31,6 +31,7 @@ import (
 	"github.com/mashangban/mashangban/dispatch"
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/stream"
 )
@@ -45,7 +46,7 @@ type Options struct {
 	// Sources are added to the configured ones (tests).
 	Sources []ingest.Source
 	// Repliers replace the configured repliers of their channel (tests).
-	Repliers []ingest.Replier
+	Repliers []reply.Replier
 	// Now is the clock of the dispatcher (tests); nil means time.Now.
 	Now func() time.Time
 	// DrainTimeout bounds the graceful drain at shutdown; zero means 5s,
@@ -107,7 +108,7 @@ type App struct {
 	classify *classify.Stage
 	disp     *dispatch.Dispatcher
 	dispatch *dispatch.Stage
-	repliers map[model.Channel]ingest.Replier
+	repliers map[model.Channel]reply.Replier
 	pollers  []*ingest.Poller
 	checks   []check
 	stages   map[string]*stageProgress // consuming stages, for /readyz
@@ -238,10 +239,11 @@ func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err er
 
 // buildDispatch builds the dispatcher, its stage and its repliers. Every
 // dispatcher on one database learns the configured tokens (hashed).
-func (a *App) buildDispatch(ctx context.Context, extra []ingest.Replier, now func() time.Time) error {
-	d, err := newDispatcher(a.cfg, a.store, a.logger, a.reg, now)
+func (a *App) buildDispatch(ctx context.Context, extra []reply.Replier, now func() time.Time) error {
+	departments, categories := ruleNames(a.cfg, a.rules, a.logger)
+	d, err := newDispatcher(a.cfg, a.store, departments, categories, a.logger, a.reg, now)
 	if err != nil {
-		return err
+		return fmt.Errorf("replies.templates_dir: %w", err)
 	}
 	a.disp = d
 	// Always, also with no departments: the stored tokens of departments

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,8 @@ import (
 	"github.com/mashangban/mashangban/ingest/wechat"
 	"github.com/mashangban/mashangban/ingest/weibo"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
+	"github.com/mashangban/mashangban/rules"
 	defaultrules "github.com/mashangban/mashangban/rules/default"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/stream"
@@ -147,17 +150,74 @@ func openRules(ctx context.Context, cfg config.Config, logger *slog.Logger, reg 
 	return m, nil
 }
 
-func newDispatcher(cfg config.Config, st *store.Store, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
+func newDispatcher(cfg config.Config, st *store.Store, departments, categories func() map[string]string, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
 	var depts []dispatch.DepartmentAuth
 	for _, d := range cfg.Dispatch.Departments {
 		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Name: d.Name, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
 	}
+	texts, err := reply.Load(cfg.Replies.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Replies.TemplatesDir != "" {
+		logger.Info("reply templates loaded", "dir", cfg.Replies.TemplatesDir)
+	}
 	return dispatch.New(st, dispatch.Options{
-		RepeatWindow: cfg.Dispatch.RepeatWindow.D(),
-		ReminderLead: cfg.Dispatch.RemindBefore.D(),
-		Departments:  depts,
-		Now:          now,
+		RepeatWindow:    cfg.Dispatch.RepeatWindow.D(),
+		ReminderLead:    cfg.Dispatch.RemindBefore.D(),
+		Departments:     depts,
+		DepartmentNames: departments,
+		CategoryNames:   categories,
+		Texts:           texts,
+		PublicBaseURL:   cfg.Public.BaseURL,
+		Now:             now,
 	}, logger, reg), nil
+}
+
+// ruleNames returns the department and category names of the current rule
+// set, by ID: the classifier's, which follows reloads, or in a process that
+// does not classify, the rule files read once at start.
+func ruleNames(cfg config.Config, m *classify.Manager, logger *slog.Logger) (departments, categories func() map[string]string) {
+	if m != nil {
+		var mu sync.Mutex
+		var version string
+		var cur names
+		get := func() names {
+			e := m.Engine()
+			if e == nil {
+				return names{}
+			}
+			rs := e.Tree().RuleSet()
+			mu.Lock()
+			defer mu.Unlock()
+			if rs.Version != version || cur.departments == nil {
+				cur, version = namesOf(rs), rs.Version
+			}
+			return cur
+		}
+		return func() map[string]string { return get().departments }, func() map[string]string { return get().categories }
+	}
+	rs, err := rules.Load(cfg.RulesDir())
+	if err != nil {
+		logger.Warn("names: cannot read the rule files; replies name departments from the configuration only",
+			"dir", cfg.RulesDir(), "error", err)
+		return nil, nil
+	}
+	n := namesOf(rs)
+	return func() map[string]string { return n.departments }, func() map[string]string { return n.categories }
+}
+
+type names struct{ departments, categories map[string]string }
+
+func namesOf(rs *rules.RuleSet) names {
+	n := names{departments: make(map[string]string, len(rs.Departments)), categories: make(map[string]string, len(rs.Categories))}
+	for _, d := range rs.Departments {
+		n.departments[d.ID] = d.Name
+	}
+	for _, c := range rs.Categories {
+		n.categories[c.ID] = c.Name
+	}
+	return n
 }
 
 // sources builds the configured sources. With none configured (and
@@ -228,9 +288,9 @@ func (a *App) newSource(s config.Source, reg prometheus.Registerer) (ingest.Sour
 // newRepliers builds one replier per channel: the configured platform repliers,
 // and the log replier for everything else, so a reply is never stuck for
 // want of a channel.
-func (a *App) newRepliers(cfg config.Config, extra []ingest.Replier, reg prometheus.Registerer) (map[model.Channel]ingest.Replier, error) {
+func (a *App) newRepliers(cfg config.Config, extra []reply.Replier, reg prometheus.Registerer) (map[model.Channel]reply.Replier, error) {
 	logger := a.logger.With("component", "reply")
-	out := map[model.Channel]ingest.Replier{
+	out := map[model.Channel]reply.Replier{
 		model.ChannelReplay: dispatch.LogReplier{Logger: logger},
 	}
 	if w := cfg.Replies.Weibo; w.Enabled {

@@ -115,6 +115,7 @@ type Config struct {
 	Sources  []Source `yaml:"sources"`
 	Dispatch Dispatch `yaml:"dispatch"`
 	Replies  Replies  `yaml:"replies"`
+	Public   Public   `yaml:"public"`
 	// Examples replays the example posts shipped with mashangban when no
 	// sources are configured. Parse turns it off when db.url is set and the
 	// setting is not given, so that the examples never reach a production
@@ -276,10 +277,11 @@ type Dispatch struct {
 }
 
 // Department is an API identity: a department's token or a supervisor's.
+// Names come from the rule set's departments file.
 type Department struct {
 	ID string `yaml:"id"`
-	// Name is how replies and reports name the department (default: its
-	// name in the rule files, else the ID).
+	// Name, optional, overrides the rule set's name of the department in
+	// replies, reports and the API.
 	Name  string `yaml:"name"`
 	Token Secret `yaml:"token"`
 	// TokenFile is a file holding the token (instead of Token).
@@ -293,6 +295,16 @@ type Department struct {
 type Replies struct {
 	Weibo  WeiboReplies  `yaml:"weibo"`
 	WeChat WeChatReplies `yaml:"wechat"`
+	// TemplatesDir holds reply templates (<name>.tmpl) that replace the
+	// built-in ones; checked at start like the rule files.
+	TemplatesDir string `yaml:"templates_dir"`
+}
+
+// Public configures what citizens can open without an account.
+type Public struct {
+	// BaseURL is where the public case pages are served
+	// (<base_url>/c/<case number>); when set, replies carry the case's link.
+	BaseURL string `yaml:"base_url"`
 }
 
 // WeiboReplies: comments on posts through the Open API.
@@ -311,7 +323,10 @@ type WeChatReplies struct {
 	Env        string `yaml:"env"`
 	Collection string `yaml:"collection"`
 	TemplateID string `yaml:"template_id"`
-	Page       string `yaml:"page"`
+	// Page is the mini-program page a message opens: "{case}" is replaced by
+	// the case number and "{id}" by the submission's ID, e.g.
+	// "pages/case/index?no={case}". Empty: the message opens no page.
+	Page string `yaml:"page"`
 }
 
 // Source types.
@@ -930,6 +945,14 @@ func (c *Config) Validate() error {
 	}
 	if w := c.Replies.Weibo; w.Enabled && !c.Demo && w.AccessToken == "" {
 		add("replies.weibo.access_token", "required when replies.weibo.enabled")
+	}
+	if b := c.Public.BaseURL; b != "" {
+		if u, err := url.Parse(b); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			add("public.base_url", "%q is not an http(s) URL without query (e.g. https://12345.example.gov.cn)", b)
+		}
+	}
+	if p := c.Replies.WeChat.Page; p != "" && (strings.HasPrefix(p, "/") || strings.Contains(p, "://") || strings.ContainsAny(p, " \t\n")) {
+		add("replies.wechat.page", "%q is not a mini-program page path (e.g. pages/case/index?no={case})", p)
 	}
 	if w := c.Replies.WeChat; w.Enabled && !c.Demo {
 		if w.AppID == "" || w.AppSecret == "" {

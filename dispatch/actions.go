@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/store"
 )
 
@@ -105,17 +106,15 @@ func (d *Dispatcher) Reply(ctx context.Context, actor Actor, id int64, text stri
 		if err := d.auditAssignment(ctx, tx, a, "assignment.replied", actor, now, map[string]any{"text": text}); err != nil {
 			return err
 		}
-		return d.progress(ctx, tx, a.CaseID, a.CaseNo, a.Department, text, "处理中", now)
+		name := d.citizenName(a.Department, nil)
+		return d.progress(ctx, tx, a.CaseID, reply.Progress, reply.Data{CaseNo: a.CaseNo, Dept: name, Text: text, Link: d.link(a.CaseNo)}, name, now)
 	})
 }
 
 // Resolve closes the assignment with a final answer to the citizens; the
 // case is resolved when every assignment of it is.
 func (d *Dispatcher) Resolve(ctx context.Context, actor Actor, id int64, text string) (store.Assignment, error) {
-	text = strings.TrimSpace(text)
-	if text == "" {
-		text = "您反映的问题已办理完毕，感谢您的监督。"
-	}
+	text = strings.TrimSpace(text) // empty: the resolve template's standard words
 	return d.act(ctx, actor, id, func(tx store.Tx, a store.Assignment, now time.Time) error {
 		ok, err := d.st.TransitionAssignment(ctx, tx, id, []model.AssignmentState{model.AssignmentClaimed, model.AssignmentReplied}, model.AssignmentResolved, now)
 		if err != nil {
@@ -146,7 +145,8 @@ func (d *Dispatcher) Resolve(ctx context.Context, actor Actor, id int64, text st
 				return err
 			}
 		}
-		return d.progress(ctx, tx, a.CaseID, a.CaseNo, a.Department, text, "已办结", now)
+		name := d.citizenName(a.Department, nil)
+		return d.progress(ctx, tx, a.CaseID, reply.Resolve, reply.Data{CaseNo: a.CaseNo, Dept: name, Text: text, Link: d.link(a.CaseNo)}, name, now)
 	})
 }
 
@@ -194,8 +194,9 @@ func (d *Dispatcher) Transfer(ctx context.Context, actor Actor, id int64, to, re
 			"claim_by": n.ClaimBy, "reply_by": n.ReplyBy, "close_by": n.CloseBy}); err != nil {
 			return err
 		}
-		name := d.deptName(to, nil)
-		return d.progress(ctx, tx, a.CaseID, a.CaseNo, d.deptName(a.Department, nil), "您反映的问题已转交"+name+"办理。", "已转办", now)
+		from := d.citizenName(a.Department, nil)
+		return d.progress(ctx, tx, a.CaseID, reply.Transfer, reply.Data{CaseNo: a.CaseNo, Dept: from, To: d.citizenName(to, nil),
+			Link: d.link(a.CaseNo)}, from, now)
 	})
 	if err != nil {
 		return store.Assignment{}, err
@@ -248,38 +249,19 @@ func (d *Dispatcher) Reopen(ctx context.Context, actor Actor, id int64, reason s
 	})
 }
 
-// progress queues a progress reply to every post of a case.
-func (d *Dispatcher) progress(ctx context.Context, tx store.Tx, caseID int64, caseNo, dept, text, status string, now time.Time) error {
+// progress queues reply tmpl about data to every citizen who reported the
+// case; dept is the acting department's name (WeChat's department keyword).
+func (d *Dispatcher) progress(ctx context.Context, tx store.Tx, caseID int64, tmpl string, data reply.Data, dept string, now time.Time) error {
 	posts, err := d.st.ReplyTargets(ctx, tx, caseID)
 	if err != nil {
 		return err
 	}
-	name := d.deptName(dept, nil)
-	msg := text
-	if name != "" {
-		msg = "【" + name + "】" + text
-	}
 	for _, p := range posts {
-		if err := d.enqueueProgress(ctx, tx, p, caseNo, msg, text, name, status, now); err != nil {
+		if err := d.enqueue(ctx, tx, p, store.ReplyProgress, tmpl, data, "", dept, now); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// enqueueProgress queues a progress reply; title is the short text for
-// structured messages (WeChat's thing keyword), text the full message.
-func (d *Dispatcher) enqueueProgress(ctx context.Context, tx store.Tx, p model.Post, caseNo, text, title, dept, status string, now time.Time) error {
-	it := store.OutboxItem{PostID: p.ID, Kind: store.ReplyProgress, Channel: string(p.Channel), NativeID: p.NativeID,
-		AuthorID: p.Author.ID, CaseNo: caseNo, Text: text, CreatedAt: now}
-	switch p.Channel {
-	case model.ChannelWeibo:
-		it.Text = shapeWeibo(text, caseNo)
-	case model.ChannelWeChat:
-		it.Fields = d.wechatFields(title, caseNo, status, dept, now)
-	}
-	_, err := d.st.Enqueue(ctx, tx, it)
-	return err
 }
 
 // Unmerge undoes a merge: the repeat post becomes its own case, routed like
@@ -372,9 +354,9 @@ func (d *Dispatcher) Unmerge(ctx context.Context, actor Actor, postID, reason st
 		if err := d.st.TouchCase(ctx, tx, from.ID, now); err != nil {
 			return err
 		}
-		lead := d.deptName(from.Lead, nil)
-		return d.enqueueProgress(ctx, tx, post, no, fmt.Sprintf("经核实，您反映的问题与%s并非同一问题，已单独立案，办件编号%s，由%s办理。", from.No, no, lead),
-			"已单独立案", lead, "已受理", now)
+		lead := d.citizenName(from.Lead, nil)
+		data := reply.Data{CaseNo: no, From: from.No, Lead: lead, Link: d.link(no)}.WithDeadlines(sla)
+		return d.enqueue(ctx, tx, post, store.ReplyProgress, reply.Unmerge, data, "", lead, now)
 	})
 	if err != nil {
 		return model.Case{}, err

@@ -461,7 +461,7 @@ func (d *Dispatcher) apiWeeklyReport(w http.ResponseWriter, r *http.Request, a A
 		}
 		week = t
 	}
-	rep, err := BuildReport(r.Context(), d.st, week, now, d.opts.Location, d.names)
+	rep, err := BuildReport(r.Context(), d.st, week, now, d.opts.Location, d.departmentNames(), WithCategoryNames(d.categoryNames()))
 	if err != nil {
 		return nil, err
 	}

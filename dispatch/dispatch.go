@@ -5,7 +5,7 @@
 // report.
 //
 // It is not for deciding where a post goes (classify does that) nor for
-// talking to the platforms (the ingest adapters implement ingest.Replier);
+// talking to the platforms (the ingest adapters implement reply.Replier);
 // the SQL lives in store.
 //
 // The design (one transaction per decision, how repeats are found, triage,
@@ -21,15 +21,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/store"
 )
 
@@ -53,9 +54,22 @@ type Options struct {
 	// yellow for a missed claim, orange for a missed first reply, red for a
 	// missed close).
 	NoCards []model.Card
-	// Departments are the API's users and the names used in replies; when
-	// any non-supervisor is listed, transfers and routing accept only these.
+	// Departments are the API's users; when any non-supervisor is listed,
+	// transfers and routing accept only these. A Name given here overrides
+	// the rule set's.
 	Departments []DepartmentAuth
+	// DepartmentNames returns the current rule set's department names by
+	// ID: the names replies, reports and the API show. Nil: only the names
+	// in Departments and in decisions are known.
+	DepartmentNames func() map[string]string
+	// CategoryNames returns the current rule set's category names by ID,
+	// for replies and reports (nil: IDs are shown).
+	CategoryNames func() map[string]string
+	// Texts is the reply template set (default: the built-in one).
+	Texts *reply.Set
+	// PublicBaseURL, when set, puts the case's public page
+	// (<PublicBaseURL>/c/<case number>) into the replies that name a case.
+	PublicBaseURL string
 	// Sender tuning: Lease is how long a recorded attempt blocks others
 	// (default 2m); RetryBase and RetryMax bound the backoff (5s, 30m);
 	// MaxAttempts then marks the reply failed (default 12); PollEvery is how
@@ -99,7 +113,8 @@ type Dispatcher struct {
 	log    *slog.Logger
 	m      *metrics
 	tokens map[string]DepartmentAuth // by hex SHA-256 of the token
-	names  map[string]string         // department id → name
+	names  map[string]string         // department id → name given in the configuration
+	texts  *reply.Set                // reply templates
 	known  map[string]bool           // configured departments (not supervisors)
 	// configured holds every configured identity with a token.
 	configured map[string]bool
@@ -151,7 +166,11 @@ func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Regi
 		opts.Now = time.Now
 	}
 	opts.WeChat = opts.WeChat.withDefaults()
+	if opts.Texts == nil {
+		opts.Texts = reply.Default()
+	}
 	d := &Dispatcher{
+		texts:      opts.Texts,
 		st:         st,
 		opts:       opts,
 		log:        logger.With("component", "dispatch"),
@@ -352,15 +371,10 @@ func (d *Dispatcher) attach(ctx context.Context, tx store.Tx, dec model.Decision
 		DedupKey: "merge:" + dec.Post.ID}, map[string]any{"case_no": c.No, "score": score}); err != nil {
 		return err
 	}
-	lead := d.deptName(c.Lead, dec.Lead)
-	data := model.AckData{CaseNo: c.No, Lead: lead, District: districtNames(dec.Districts), Category: dec.Category, Repeat: true}
-	text, err := renderAck(dec.AckTemplate, data)
-	if err != nil {
-		d.log.WarnContext(ctx, "bad acknowledgement template, default used", "post_id", dec.Post.ID, "error", err)
-		text, _ = renderAck("", data)
-	}
-	text = fmt.Sprintf("%s您是第%d位反映此问题的市民。", text, len(posts))
-	return d.enqueue(ctx, tx, dec.Post, replyKind, c.No, text, lead, "已受理", now)
+	lead := d.citizenName(c.Lead, dec.Lead)
+	data := reply.Data{CaseNo: c.No, Lead: lead, District: districtNames(dec.Districts), Category: d.categoryName(dec.Category),
+		Count: len(posts), Repeat: true, Link: d.link(c.No)}
+	return d.enqueue(ctx, tx, dec.Post, replyKind, reply.Merge, data, dec.AckTemplate, lead, now)
 }
 
 func (d *Dispatcher) newCase(ctx context.Context, tx store.Tx, dec model.Decision, fp fingerprint, district string, now time.Time, replyKind, actor string) (int64, string, error) {
@@ -423,14 +437,12 @@ func (d *Dispatcher) newCase(ctx context.Context, tx store.Tx, dec model.Decisio
 			return 0, "", err
 		}
 	}
-	lead := d.deptName(dec.Lead.ID, dec.Lead)
-	data := model.AckData{CaseNo: no, Lead: lead, District: districtNames(dec.Districts), Category: dec.Category}
-	text, err := renderAck(dec.AckTemplate, data)
-	if err != nil {
-		d.log.WarnContext(ctx, "bad acknowledgement template, default used", "post_id", dec.Post.ID, "error", err)
-		text, _ = renderAck("", data)
-	}
-	return id, no, d.enqueue(ctx, tx, dec.Post, replyKind, no, text, lead, "已受理", now)
+	lead := d.citizenName(dec.Lead.ID, dec.Lead)
+	// The acknowledgement states this case's own deadlines, the route's
+	// where it has them.
+	data := reply.Data{CaseNo: no, Lead: lead, District: districtNames(dec.Districts), Category: d.categoryName(dec.Category),
+		Link: d.link(no)}.WithDeadlines(sla)
+	return id, no, d.enqueue(ctx, tx, dec.Post, replyKind, reply.Ack, data, dec.AckTemplate, lead, now)
 }
 
 // nextCaseNo draws the day's next case number, MSB-YYYYMMDD-NNNN (the date
@@ -467,8 +479,7 @@ func (d *Dispatcher) toTriage(ctx context.Context, tx store.Tx, dec model.Decisi
 		return err
 	}
 	ref := fmt.Sprintf("T-%s-%04d", day, n)
-	text := fmt.Sprintf("您反映的问题已收到（登记号%s），正在分派办理部门，分派后将告知您办理编号。", ref)
-	return d.enqueue(ctx, tx, dec.Post, store.ReplyAck, ref, text, "", "分派中", now)
+	return d.enqueue(ctx, tx, dec.Post, store.ReplyAck, reply.Triage, reply.Data{CaseNo: ref}, "", "", now)
 }
 
 // event appends an audit event with detail encoded as JSON.
@@ -484,14 +495,61 @@ func (d *Dispatcher) event(ctx context.Context, q store.Querier, e store.Event, 
 	return err
 }
 
+// deptName is the name of department id: the configuration's override,
+// else the rule set's, else the one the decision carried; "" when none is
+// known.
 func (d *Dispatcher) deptName(id string, dep *model.Department) string {
-	if n, ok := d.names[id]; ok {
+	if n := d.names[id]; n != "" {
 		return n
+	}
+	if d.opts.DepartmentNames != nil {
+		if n := d.opts.DepartmentNames()[id]; n != "" {
+			return n
+		}
 	}
 	if dep != nil && dep.ID == id && dep.Name != "" {
 		return dep.Name
 	}
+	return ""
+}
+
+// citizenName is how a reply names department id: its name, or "相关部门"
+// when none is known; never the code.
+func (d *Dispatcher) citizenName(id string, dep *model.Department) string {
+	if n := d.deptName(id, dep); n != "" {
+		return n
+	}
+	d.log.Warn("department has no name in the rule set; replies say 相关部门", "department", id)
+	return "相关部门"
+}
+
+// categoryName is the rule set's name of category id, else id.
+func (d *Dispatcher) categoryName(id string) string {
+	if d.opts.CategoryNames != nil {
+		if n := d.opts.CategoryNames()[id]; n != "" {
+			return n
+		}
+	}
 	return id
+}
+
+// categoryNames are the rule set's category names by ID.
+func (d *Dispatcher) categoryNames() map[string]string {
+	if d.opts.CategoryNames == nil {
+		return nil
+	}
+	return d.opts.CategoryNames()
+}
+
+// departmentNames are the names of every known department, by ID, for
+// reports: the rule set's with the configuration's overrides.
+func (d *Dispatcher) departmentNames() map[string]string {
+	out := map[string]string{}
+	if d.opts.DepartmentNames != nil {
+		maps.Copy(out, d.opts.DepartmentNames())
+	}
+	maps.Copy(out, d.names)
+	return out
 }
 
 func districtNames(ds []model.District) string {
@@ -507,32 +565,4 @@ func districtCode(ds []model.District) string {
 		return ""
 	}
 	return ds[0].Code
-}
-
-// defaultAck is used when the rule set gives no template for the channel.
-const defaultAck = `{{if .Repeat}}您反映的问题此前已有市民反映，已并入办件{{.CaseNo}}，由{{.Lead}}办理中。` +
-	`{{else}}您反映的问题已收到，办件编号{{.CaseNo}}，已转交{{.Lead}}办理，我们将在72小时内答复。{{end}}`
-
-var ackTemplates sync.Map // template text → *template.Template
-
-func renderAck(tmpl string, data model.AckData) (string, error) {
-	if strings.TrimSpace(tmpl) == "" {
-		tmpl = defaultAck
-	}
-	var t *template.Template
-	if v, ok := ackTemplates.Load(tmpl); ok {
-		t = v.(*template.Template)
-	} else {
-		var err error
-		t, err = template.New("ack").Option("missingkey=error").Parse(tmpl)
-		if err != nil {
-			return "", fmt.Errorf("parse acknowledgement template: %w", err)
-		}
-		ackTemplates.Store(tmpl, t)
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("render acknowledgement: %w", err)
-	}
-	return strings.TrimSpace(b.String()), nil
 }

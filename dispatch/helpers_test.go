@@ -2,11 +2,14 @@ package dispatch
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/store"
 )
 
@@ -108,3 +111,20 @@ var (
 	lightB     = []string{"翠湖小区", "门口", "的", "路灯", "不亮", "好几天", "了", "，", "晚上", "很", "黑"}
 	garbage    = []string{"翠湖小区", "门口", "垃圾", "堆积", "很多", "天", "了", "，", "很", "臭"}
 )
+
+// checkWeibo checks a queued Weibo comment against the platform's rules.
+func checkWeibo(t *testing.T, s, caseNo string) {
+	t.Helper()
+	if n := reply.WeiboLength(s); n > reply.WeiboMaxUnits {
+		t.Errorf("%d units > %d: %q", n, reply.WeiboMaxUnits, s)
+	}
+	if strings.Contains(s, "#") {
+		t.Errorf("hashtag left: %q", s)
+	}
+	if !strings.Contains(s, caseNo) {
+		t.Errorf("case number %q missing: %q", caseNo, s)
+	}
+	if !utf8.ValidString(s) {
+		t.Errorf("invalid UTF-8: %q", s)
+	}
+}

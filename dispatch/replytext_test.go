@@ -1,125 +1,196 @@
 package dispatch
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
+	"github.com/mashangban/mashangban/rules"
+	defaultrules "github.com/mashangban/mashangban/rules/default"
+	"github.com/mashangban/mashangban/store"
+	"github.com/mashangban/mashangban/store/storetest"
 )
 
-func TestShapeWeibo(t *testing.T) {
-	t.Parallel()
-	long := strings.Repeat("您反映的问题我们已经收到并高度重视", 12)
-	tests := []struct {
-		name, text, caseNo string
-		want               string // "" means only the invariants are checked
-	}{
-		{"fits", "您反映的问题已收到，编号MSB-20261126-0001。", "MSB-20261126-0001", "您反映的问题已收到，编号MSB-20261126-0001。"},
-		{"case number added", "您反映的问题已收到。", "MSB-20261126-0002", "您反映的问题已收到。（编号MSB-20261126-0002）"},
-		{"hashtags dropped", "#马上办# 已转交#市城市管理局#办理", "MSB-20261126-0003", "马上办 已转交市城市管理局办理（编号MSB-20261126-0003）"},
-		{"stray hash", "第#3号", "MSB-1", "第3号（编号MSB-1）"},
-		{"too long", long, "MSB-20261126-0004", ""},
-		{"too long with case number inside", "编号MSB-20261126-0005，" + long, "MSB-20261126-0005", ""},
-		{"triage reference", "已收到（登记号T-20261126-0001）", "T-20261126-0001", "已收到（登记号T-20261126-0001）"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := shapeWeibo(tt.text, tt.caseNo)
-			if tt.want != "" && got != tt.want {
-				t.Errorf("shapeWeibo = %q, want %q", got, tt.want)
-			}
-			checkWeibo(t, got, tt.caseNo)
-		})
-	}
+// builtinNames are the built-in rule set's department names.
+func builtinNames(t testing.TB) func() map[string]string {
+	d, _ := builtinRuleNames(t)
+	return d
 }
 
-func checkWeibo(t *testing.T, s, caseNo string) {
+// builtinRuleNames are the built-in rule set's department and category names.
+func builtinRuleNames(t testing.TB) (departments, categories func() map[string]string) {
 	t.Helper()
-	if n := utf8.RuneCountInString(s); n > weiboMaxRunes {
-		t.Errorf("%d characters > %d: %q", n, weiboMaxRunes, s)
+	dir := t.TempDir()
+	if _, err := defaultrules.WriteTo(dir); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(s, "#") {
-		t.Errorf("hashtag left: %q", s)
+	rs, err := rules.Load(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(s, caseNo) {
-		t.Errorf("case number %q missing: %q", caseNo, s)
+	names, cats := map[string]string{}, map[string]string{}
+	for _, d := range rs.Departments {
+		names[d.ID] = d.Name
 	}
-	if !utf8.ValidString(s) {
-		t.Errorf("invalid UTF-8: %q", s)
+	for _, c := range rs.Categories {
+		cats[c.ID] = c.Name
 	}
+	return func() map[string]string { return names }, func() map[string]string { return cats }
 }
 
-func FuzzShapeWeibo(f *testing.F) {
-	f.Add("#马上办# 您反映的问题已收到", "MSB-20261126-0001")
-	f.Add(strings.Repeat("很长的回复", 40), "MSB-20261126-9999")
-	f.Add("##", "MSB-1")
-	f.Add("编号MSB-1在这里"+strings.Repeat("字", 200), "MSB-1")
-	f.Fuzz(func(t *testing.T, text, caseNo string) {
-		if !utf8.ValidString(text) || !utf8.ValidString(caseNo) || strings.ContainsRune(caseNo, '#') || utf8.RuneCountInString(caseNo) > 40 ||
-			strings.TrimSpace(caseNo) != caseNo || strings.ContainsFunc(caseNo, unicode.IsSpace) || caseNo == "" {
-			return // case numbers are ours: short, no spaces, no '#'
+// TestRepliesNameDepartmentsFromTheRuleSet: with the configuration naming
+// no department, every reply and the weekly report show the rule set's
+// names (市城市管理局, 花山区城市管理局), never the codes cgj or
+// huashan.cgj; the acknowledgement states the route's deadlines and the
+// case's public link.
+func TestRepliesNameDepartmentsFromTheRuleSet(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newFakeClock(start)
+		depNames, catNames := builtinRuleNames(t)
+		d := New(st, Options{Now: clk.Now, DepartmentNames: depNames, CategoryNames: catNames, PublicBaseURL: "https://msb.example.cn/",
+			Departments: []DepartmentAuth{{ID: "cgj", Token: "tok-cgj"}, {ID: "huashan.cgj", Token: "tok-hs"}, {ID: "duty", Token: "tok-duty", Supervisor: true}}},
+			nil, nil)
+		// An urgent route: its own deadlines, and no name in the decision.
+		dec := decision(model.ChannelWeibo, "5030112233445566", "翠湖小区门口井盖不见了", []string{"翠湖小区", "门口", "井盖", "不见"}, lightPlace,
+			huashan, model.Department{ID: "cgj"})
+		dec.Priority, dec.Category = model.PriorityUrgent, "road"
+		dec.SLA = &model.SLA{Claim: model.Duration(2 * time.Hour), Reply: model.Duration(12 * time.Hour), Close: model.Duration(72 * time.Hour)}
+		mustHandle(t, d, dec)
+		c := caseOf(t, st, dec.Post.ID)
+		wechat := decision(model.ChannelWeChat, "rec-1", "翠湖小区门口的井盖不见了", []string{"翠湖小区", "门口", "的", "井盖", "不见"}, lightPlace,
+			huashan, model.Department{ID: "cgj"})
+		wechat.Post.CreatedAt, wechat.Category = start.Add(time.Minute), "road"
+		mustHandle(t, d, wechat)
+		if got := caseOf(t, st, wechat.Post.ID); got.ID != c.ID {
+			t.Fatalf("the WeChat post was not merged: case %s", got.No)
 		}
-		checkWeibo(t, shapeWeibo(text, caseNo), caseNo)
+
+		duty := Actor{ID: "duty", Supervisor: true}
+		as, err := st.ListAssignments(ctx, nil, store.AssignmentFilter{CaseID: c.ID})
+		if err != nil || len(as) != 1 {
+			t.Fatalf("assignments %+v, %v", as, err)
+		}
+		if _, err := d.Claim(ctx, duty, as[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Reply(ctx, duty, as[0].ID, "已安排人员设置围挡"); err != nil {
+			t.Fatal(err)
+		}
+		n, err := d.Transfer(ctx, duty, as[0].ID, "huashan.cgj", "属地管理")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Claim(ctx, duty, n.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Resolve(ctx, duty, n.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+
+		link := "https://msb.example.cn/c/" + c.No
+		want := map[string][]string{ // post → the texts it gets, in order
+			dec.Post.ID: {
+				"您反映的问题已收到，办件编号" + c.No + "，已转交市城市管理局办理，2小时内签收，12小时内答复，72小时内办结。办理进度：" + link,
+				"【市城市管理局】已安排人员设置围挡（办件编号" + c.No + "）",
+				"您反映的问题（办件编号" + c.No + "）已由市城市管理局转交花山区城市管理局办理。办理进度：" + link,
+				"【花山区城市管理局】您反映的问题已办理完毕，感谢您的监督。（办件编号" + c.No + "）",
+			},
+			wechat.Post.ID: {
+				"您反映的问题此前已有市民反映，已并入办件" + c.No + "，由市城市管理局办理中。您是第2位反映此问题的市民。办理进度：" + link,
+				"【市城市管理局】已安排人员设置围挡（办件编号" + c.No + "）",
+				"您反映的问题（办件编号" + c.No + "）已由市城市管理局转交花山区城市管理局办理。办理进度：" + link,
+				"【花山区城市管理局】您反映的问题已办理完毕，感谢您的监督。（办件编号" + c.No + "）",
+			},
+		}
+		for post, texts := range want {
+			got, err := st.RepliesOf(ctx, post)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(texts) {
+				t.Fatalf("%s: %d replies, want %d: %+v", post, len(got), len(texts), got)
+			}
+			for i, it := range got {
+				if it.Text != texts[i] {
+					t.Errorf("%s reply %d:\n got %q\nwant %q", post, i, it.Text, texts[i])
+				}
+				for _, code := range []string{"cgj", "huashan"} {
+					if strings.Contains(it.Text, code) || strings.Contains(strings.Join(mapValues(it.Fields), " "), code) {
+						t.Errorf("code %q reaches the citizen: %q %v", code, it.Text, it.Fields)
+					}
+				}
+			}
+			if post == wechat.Post.ID {
+				f := got[2].Fields
+				if f["thing1"] != "已转交花山区城市管理局办理" || f["phrase3"] != "已转办" || f["character_string2"] != c.No {
+					t.Errorf("transfer fields = %v", f)
+				}
+			}
+		}
+
+		rep, err := BuildReport(ctx, st, start, clk.Now(), model.Shanghai, d.departmentNames(), WithCategoryNames(d.categoryNames()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]string{}
+		for _, r := range rep.Rows {
+			names[r.Department] = r.Name
+		}
+		if names["cgj"] != "市城市管理局" || names["huashan.cgj"] != "花山区城市管理局" {
+			t.Errorf("report rows name %v", names)
+		}
+		if len(rep.Special.Subjects) != 1 || rep.Special.Subjects[0].Label != "道路与井盖" {
+			t.Errorf("report subjects %+v, want 道路与井盖", rep.Special.Subjects)
+		}
+		var md strings.Builder
+		if err := rep.WriteMarkdown(&md); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(md.String(), "未配置名称") || strings.Contains(md.String(), "huashan.cgj") {
+			t.Errorf("report shows codes:\n%s", md.String())
+		}
 	})
 }
 
-func TestWeChatFieldsWithinLimits(t *testing.T) {
-	t.Parallel()
-	d := New(nil, Options{WeChat: WeChatFields{Department: "thing5"}}, nil, nil)
-	at := time.Date(2026, 11, 26, 1, 21, 0, 0, time.UTC)
-	f := d.wechatFields("  小区门口的路灯坏了好几天了，晚上出行非常不方便，请尽快修理\n谢谢  ", "MSB-20261126-0042", "已受理 ok", "市城市管理局（城市综合执法）直属执法第一大队", at)
-	want := map[string]string{
-		"thing1":            "小区门口的路灯坏了好几天了，晚上出行非…",
-		"character_string2": "MSB-20261126-0042",
-		"phrase3":           "已受理",
-		"time4":             "2026年11月26日 09:21",
-		"thing5":            "市城市管理局（城市综合执法）直属执法第…",
+func mapValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
 	}
+	return out
+}
+
+// TestConfiguredNameOverridesAndUnknownIsNeverACode: a name in the
+// configuration wins over the rule set's; a department no one names is
+// "相关部门" to the citizen.
+func TestConfiguredNameOverridesAndUnknownIsNeverACode(t *testing.T) {
+	t.Parallel()
+	d := New(nil, Options{DepartmentNames: builtinNames(t), Departments: []DepartmentAuth{{ID: "cgj", Name: "市城管局（综合执法）"}}}, nil, nil)
+	for id, want := range map[string]string{"cgj": "市城管局（综合执法）", "huashan.cgj": "花山区城市管理局", "nope.unit": "相关部门"} {
+		if got := d.citizenName(id, nil); got != want {
+			t.Errorf("citizenName(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
+
+func TestWeChatFieldKeys(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 26, 1, 21, 0, 0, time.UTC)
+	m := reply.Message{Title: "路灯不亮", Status: "已受理"}
+	f := New(nil, Options{WeChat: WeChatFields{Department: "thing5"}}, nil, nil).wechatFields(m, "MSB-20261126-0042", "市城市管理局（城市综合执法）直属执法第一大队", at)
+	want := map[string]string{"thing1": "路灯不亮", "character_string2": "MSB-20261126-0042", "phrase3": "已受理",
+		"time4": "2026年11月26日 09:21", "thing5": "市城市管理局（城市综合执法）直属执法第…"}
 	for k, v := range want {
 		if f[k] != v {
 			t.Errorf("%s = %q, want %q", k, f[k], v)
 		}
-		if strings.HasPrefix(k, "thing") && utf8.RuneCountInString(f[k]) > 20 {
-			t.Errorf("%s has %d characters", k, utf8.RuneCountInString(f[k]))
-		}
 	}
-	if f := New(nil, Options{}, nil, nil).wechatFields("x", "MSB-1", "已受理", "市城市管理局", at); len(f) != 4 || f["thing5"] != "" {
+	if f := New(nil, Options{}, nil, nil).wechatFields(m, "MSB-1", "市城市管理局", at); len(f) != 4 {
 		t.Errorf("default template fields = %v, want the four keywords of the example template", f)
-	}
-	if got := characterString("编号MSB-1号"); got != "MSB-1" {
-		t.Errorf("characterString kept non-ASCII: %q", got)
-	}
-	if got := phraseValue("abc"); got != "已受理" {
-		t.Errorf("phraseValue(abc) = %q, want the default", got)
-	}
-	if got := thingValue("", "默认"); got != "默认" {
-		t.Errorf("empty thing = %q", got)
-	}
-}
-
-func TestRenderAck(t *testing.T) {
-	t.Parallel()
-	data := model.AckData{CaseNo: "MSB-20261126-0042", Lead: "市城市管理局", District: "花山区"}
-	tests := []struct {
-		tmpl    string
-		repeat  bool
-		want    string
-		wantErr bool
-	}{
-		{"", false, "您反映的问题已收到，办件编号MSB-20261126-0042，已转交市城市管理局办理，我们将在72小时内答复。", false},
-		{"", true, "您反映的问题此前已有市民反映，已并入办件MSB-20261126-0042，由市城市管理局办理中。", false},
-		{"您反映的问题已转交{{.Lead}}办理，编号{{.CaseNo}}，我们将在72小时内答复。", false, "您反映的问题已转交市城市管理局办理，编号MSB-20261126-0042，我们将在72小时内答复。", false},
-		{"{{.Nope}}", false, "", true},
-		{"{{if}}", false, "", true},
-	}
-	for _, tt := range tests {
-		data.Repeat = tt.repeat
-		got, err := renderAck(tt.tmpl, data)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("renderAck(%q) = %q, %v; want %q (error %v)", tt.tmpl, got, err, tt.want, tt.wantErr)
-		}
 	}
 }

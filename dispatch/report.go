@@ -179,11 +179,28 @@ func ParseWeekDate(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%w: week %q: want a date such as 2026-11-26, optionally with a time", ErrInvalid, s)
 }
 
+// ReportOption adjusts what BuildReport shows.
+type ReportOption func(*reportOptions)
+
+type reportOptions struct {
+	categories map[string]string // category id → name
+}
+
+// WithCategoryNames shows subjects by the rule set's category names
+// instead of their IDs.
+func WithCategoryNames(names map[string]string) ReportOption {
+	return func(o *reportOptions) { o.categories = names }
+}
+
 // BuildReport builds the report for the Monday-to-Sunday week (midnight to
 // midnight in loc, nil: Asia/Shanghai) that contains the calendar date of
 // day, reading states at asOf. names maps department IDs to names; a
 // department without one is shown by its ID and marked Unnamed.
-func BuildReport(ctx context.Context, st *store.Store, day, asOf time.Time, loc *time.Location, names map[string]string) (Report, error) {
+func BuildReport(ctx context.Context, st *store.Store, day, asOf time.Time, loc *time.Location, names map[string]string, opts ...ReportOption) (Report, error) {
+	var o reportOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if loc == nil {
 		loc = model.Shanghai
 	}
@@ -197,7 +214,7 @@ func BuildReport(ctx context.Context, st *store.Store, day, asOf time.Time, loc 
 	if r.Exposure, err = exposure(ctx, st, from, to, asOf, names); err != nil {
 		return Report{}, err
 	}
-	if r.Special, err = special(ctx, st, from, to, names); err != nil {
+	if r.Special, err = special(ctx, st, from, to, names, o.categories); err != nil {
 		return Report{}, err
 	}
 	return r, nil
@@ -406,7 +423,7 @@ func citizenWords(s string) string {
 	return string([]rune(s)[:wordsMax]) + "…"
 }
 
-func special(ctx context.Context, st *store.Store, from, to time.Time, names map[string]string) (Special, error) {
+func special(ctx context.Context, st *store.Store, from, to time.Time, names, categories map[string]string) (Special, error) {
 	prevFrom := from.AddDate(0, 0, -7)
 	var sp Special
 	for _, w := range []struct {
@@ -443,7 +460,7 @@ func special(ctx context.Context, st *store.Store, from, to time.Time, names map
 		}
 		*g.dst = []Tally{}
 		for _, x := range cur {
-			t := Tally{Key: x.Key, Label: tallyLabel(g.by, x), Posts: x.Posts, Cases: x.Cases}
+			t := Tally{Key: x.Key, Label: tallyLabel(g.by, x, categories), Posts: x.Posts, Cases: x.Cases}
 			if g.compare {
 				n := prev[x.Key]
 				t.PrevPosts = &n
@@ -458,15 +475,18 @@ func special(ctx context.Context, st *store.Store, from, to time.Time, names map
 	sp.Repeated = []RepeatedItem{}
 	for _, c := range rep {
 		lead, unnamed := deptName(names, c.Lead)
-		sp.Repeated = append(sp.Repeated, RepeatedItem{CaseNo: c.CaseNo, Subject: subjectLabel(c.Category), Place: placeLabel(c.Place),
+		sp.Repeated = append(sp.Repeated, RepeatedItem{CaseNo: c.CaseNo, Subject: subjectLabel(c.Category, categories), Place: placeLabel(c.Place),
 			Lead: c.Lead, LeadName: lead, LeadUnnamed: unnamed, Repeats: c.Repeats, Posts: c.Posts, Words: citizenWords(c.Summary)})
 	}
 	return sp, nil
 }
 
-func subjectLabel(category string) string {
+func subjectLabel(category string, names map[string]string) string {
 	if category == "" {
 		return "未分类"
+	}
+	if n := names[category]; n != "" {
+		return n
 	}
 	return category
 }
@@ -479,10 +499,10 @@ func placeLabel(key string) string {
 	return key
 }
 
-func tallyLabel(by store.TallyBy, t store.Tally) string {
+func tallyLabel(by store.TallyBy, t store.Tally, categories map[string]string) string {
 	switch by {
 	case store.ByCategory:
-		return subjectLabel(t.Key)
+		return subjectLabel(t.Key, categories)
 	case store.ByPlace:
 		return placeLabel(t.Key)
 	}

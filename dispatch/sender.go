@@ -12,6 +12,7 @@ import (
 
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/store"
 )
 
@@ -20,7 +21,7 @@ const sendBatch = 50
 
 // RunSender drains the outbox until ctx is done, one worker per channel in
 // repliers. Replies for channels without a replier stay queued.
-func (d *Dispatcher) RunSender(ctx context.Context, repliers map[model.Channel]ingest.Replier) error {
+func (d *Dispatcher) RunSender(ctx context.Context, repliers map[model.Channel]reply.Replier) error {
 	var wg sync.WaitGroup
 	for ch, r := range repliers {
 		w := d.newWorker(ch, r)
@@ -33,7 +34,7 @@ func (d *Dispatcher) RunSender(ctx context.Context, repliers map[model.Channel]i
 // SendDue sends, once, every reply that is due now on the channels of
 // repliers, and returns how many attempts it made. A channel that asks to
 // back off is left for the next call.
-func (d *Dispatcher) SendDue(ctx context.Context, repliers map[model.Channel]ingest.Replier) (int, error) {
+func (d *Dispatcher) SendDue(ctx context.Context, repliers map[model.Channel]reply.Replier) (int, error) {
 	total := 0
 	var errs []error
 	for ch, r := range repliers {
@@ -57,13 +58,13 @@ type rated interface {
 type worker struct {
 	d     *Dispatcher
 	ch    model.Channel
-	r     ingest.Replier
+	r     reply.Replier
 	lim   *rate.Limiter
 	pause time.Time // the platform asked to wait until then
 	log   *slog.Logger
 }
 
-func (d *Dispatcher) newWorker(ch model.Channel, r ingest.Replier) *worker {
+func (d *Dispatcher) newWorker(ch model.Channel, r reply.Replier) *worker {
 	lim := rate.NewLimiter(1, 1)
 	if l, ok := d.opts.Rates[ch]; ok {
 		lim = rate.NewLimiter(l, 1)
@@ -139,7 +140,7 @@ func (w *worker) attempt(ctx context.Context, it store.OutboxItem) error {
 		return err // !ok: another sender took it
 	}
 	it.Attempts++
-	rep := ingest.Reply{PostID: it.PostID, NativeID: it.NativeID, AuthorID: it.AuthorID, Kind: it.Kind,
+	rep := reply.Reply{PostID: it.PostID, NativeID: it.NativeID, AuthorID: it.AuthorID, Kind: it.Kind,
 		CaseNo: it.CaseNo, Text: it.Text, Fields: it.Fields}
 	if recovered {
 		sent, err := w.r.Sent(ctx, rep)
@@ -165,7 +166,7 @@ func (w *worker) attempt(ctx context.Context, it store.OutboxItem) error {
 		return w.finish(ctx, it, store.OutboxSkipped, "", res.Reason, "skipped")
 	case err == nil:
 		return w.finish(ctx, it, store.OutboxSent, res.RemoteID, "", "sent")
-	case errors.Is(err, ingest.ErrGone):
+	case errors.Is(err, reply.ErrGone):
 		return w.finish(ctx, it, store.OutboxSkipped, "", err.Error(), "skipped")
 	case errors.As(err, &be):
 		// The platform refused before doing anything: not delivered.
@@ -224,17 +225,17 @@ type LogReplier struct {
 	Logger *slog.Logger
 }
 
-// Channel implements ingest.Replier.
+// Channel implements reply.Replier.
 func (LogReplier) Channel() model.Channel { return model.ChannelReplay }
 
-// Send implements ingest.Replier.
-func (l LogReplier) Send(ctx context.Context, r ingest.Reply) (ingest.SendResult, error) {
+// Send implements reply.Replier.
+func (l LogReplier) Send(ctx context.Context, r reply.Reply) (reply.SendResult, error) {
 	l.Logger.InfoContext(ctx, "reply", "post_id", r.PostID, "kind", r.Kind, "case_no", r.CaseNo, "text", r.Text)
-	return ingest.SendResult{RemoteID: "log"}, nil
+	return reply.SendResult{RemoteID: "log"}, nil
 }
 
-// Sent implements ingest.Replier.
-func (LogReplier) Sent(context.Context, ingest.Reply) (bool, error) { return false, nil }
+// Sent implements reply.Replier.
+func (LogReplier) Sent(context.Context, reply.Reply) (bool, error) { return false, nil }
 
 // Rate and Burst: a log line costs nothing.
 func (LogReplier) Rate() rate.Limit { return rate.Inf }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/store/storetest"
 )
@@ -41,7 +42,7 @@ type fakePlatform struct {
 	mu      sync.Mutex
 	script  map[string][]behaviour // by post ID: behaviours of successive Send calls
 	calls   map[string]int         // Send calls by post ID
-	seen    []ingest.Reply         // delivered
+	seen    []reply.Reply          // delivered
 	cancel  context.CancelFunc     // "kills the daemon"
 	sentErr error                  // Sent fails with this when set
 }
@@ -52,7 +53,7 @@ func newFakePlatform(t *testing.T, ch model.Channel) *fakePlatform {
 
 func (f *fakePlatform) Channel() model.Channel { return f.ch }
 
-func (f *fakePlatform) check(r ingest.Reply) {
+func (f *fakePlatform) check(r reply.Reply) {
 	switch f.ch {
 	case model.ChannelWeibo:
 		if n := utf8.RuneCountInString(r.Text); n > 140 || strings.Contains(r.Text, "#") || r.Text == "" {
@@ -74,7 +75,7 @@ func (f *fakePlatform) check(r ingest.Reply) {
 	}
 }
 
-func (f *fakePlatform) Send(ctx context.Context, r ingest.Reply) (ingest.SendResult, error) {
+func (f *fakePlatform) Send(ctx context.Context, r reply.Reply) (reply.SendResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := f.calls[r.PostID]
@@ -86,31 +87,31 @@ func (f *fakePlatform) Send(ctx context.Context, r ingest.Reply) (ingest.SendRes
 	switch b {
 	case crashBefore:
 		f.cancel()
-		return ingest.SendResult{}, ctx.Err()
+		return reply.SendResult{}, ctx.Err()
 	case crashAfter:
 		f.check(r)
 		f.seen = append(f.seen, r)
 		f.cancel()
-		return ingest.SendResult{}, ctx.Err()
+		return reply.SendResult{}, ctx.Err()
 	case failTransient:
-		return ingest.SendResult{}, fmt.Errorf("weibo 10001 system error: %w", ingest.ErrTransient)
+		return reply.SendResult{}, fmt.Errorf("weibo 10001 system error: %w", ingest.ErrTransient)
 	case failAmbiguous:
 		f.check(r)
 		f.seen = append(f.seen, r)
-		return ingest.SendResult{}, fmt.Errorf("read response: timeout: %w", ingest.ErrTransient)
+		return reply.SendResult{}, fmt.Errorf("read response: timeout: %w", ingest.ErrTransient)
 	case failGone:
-		return ingest.SendResult{}, fmt.Errorf("weibo 20101 target weibo does not exist: %w", ingest.ErrGone)
+		return reply.SendResult{}, fmt.Errorf("weibo 20101 target weibo does not exist: %w", reply.ErrGone)
 	case failBackoff:
-		return ingest.SendResult{}, &ingest.BackoffError{Wait: 10 * time.Minute, Cause: fmt.Errorf("weibo 10023: %w", ingest.ErrRateLimited)}
+		return reply.SendResult{}, &ingest.BackoffError{Wait: 10 * time.Minute, Cause: fmt.Errorf("weibo 10023: %w", ingest.ErrRateLimited)}
 	case refuseTemplate:
-		return ingest.SendResult{Skipped: true, Reason: "content filtered (20021)"}, nil
+		return reply.SendResult{Skipped: true, Reason: "content filtered (20021)"}, nil
 	}
 	f.check(r)
 	f.seen = append(f.seen, r)
-	return ingest.SendResult{RemoteID: fmt.Sprint("c", len(f.seen))}, nil
+	return reply.SendResult{RemoteID: fmt.Sprint("c", len(f.seen))}, nil
 }
 
-func (f *fakePlatform) Sent(_ context.Context, r ingest.Reply) (bool, error) {
+func (f *fakePlatform) Sent(_ context.Context, r reply.Reply) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.sentErr != nil {
@@ -165,7 +166,7 @@ func TestSenderCrashSendsEachAckOnce(t *testing.T) {
 			plat.mu.Lock()
 			plat.cancel = cancel
 			plat.mu.Unlock()
-			if _, err := newTestDispatcher(t, st, clk).SendDue(rctx, map[model.Channel]ingest.Replier{model.ChannelWeibo: plat}); err != nil {
+			if _, err := newTestDispatcher(t, st, clk).SendDue(rctx, map[model.Channel]reply.Replier{model.ChannelWeibo: plat}); err != nil {
 				t.Fatal(err)
 			}
 			cancel()
@@ -212,7 +213,7 @@ func TestSenderOutcomes(t *testing.T) {
 			mustHandle(t, d, dec)
 			plat.script[dec.Post.ID] = b
 		}
-		reps := map[model.Channel]ingest.Replier{model.ChannelWeibo: plat}
+		reps := map[model.Channel]reply.Replier{model.ChannelWeibo: plat}
 		for range 6 {
 			if _, err := d.SendDue(ctx, reps); err != nil {
 				t.Fatal(err)
@@ -269,7 +270,7 @@ func TestRunSenderDeliversAndStops(t *testing.T) {
 		plat := newFakePlatform(t, model.ChannelWeChat)
 		plat.cancel = func() {}
 		done := make(chan error)
-		go func() { done <- d.RunSender(ctx, map[model.Channel]ingest.Replier{model.ChannelWeChat: plat}) }()
+		go func() { done <- d.RunSender(ctx, map[model.Channel]reply.Replier{model.ChannelWeChat: plat}) }()
 		dec := decision(model.ChannelWeChat, "b15498af", "小区门口的路灯坏了好几天了晚上出行非常不方便请尽快修理", []string{"路灯", "坏"}, nil, huashan, ldj)
 		mustHandle(t, d, dec)
 		deadline := time.Now().Add(20 * time.Second)

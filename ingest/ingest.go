@@ -6,7 +6,7 @@
 // cursor saved only after the posts are durably on the posts log.
 //
 // It is not for classifying or replying: platform adapters also implement
-// Replier, but the dispatcher's outbox decides when a reply is sent.
+// reply.Replier, but the dispatcher's outbox decides when a reply is sent.
 package ingest
 
 import (
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 )
 
 // Cursor is a source's opaque resume point, saved in the store after the
@@ -57,50 +58,15 @@ type Source interface {
 	Poll(ctx context.Context, cur Cursor) (Batch, error)
 }
 
-// Reply is a message to a citizen about their post.
-type Reply struct {
-	PostID   string // global post ID
-	NativeID string // platform's post/record ID
-	AuthorID string // Weibo uid or WeChat openid
-	Kind     string // "ack", "progress"
-	CaseNo   string
-	Text     string
-	// Fields are template fields for channels that send structured messages
-	// (WeChat subscribe messages); keys are the template's field names.
-	Fields map[string]string
-}
-
-// Replier sends replies on one channel. Send must be safe to call again for
-// the same reply after an error: implementations use Sent to check whether
-// an earlier, interrupted attempt went through.
-type Replier interface {
-	Channel() model.Channel
-	Send(ctx context.Context, r Reply) (SendResult, error)
-	// Sent reports whether a reply for r was already delivered (for example a
-	// comment with the same text on the post). It returns false when the
-	// platform cannot tell.
-	Sent(ctx context.Context, r Reply) (bool, error)
-}
-
-// SendResult says what happened to a reply that did not fail.
-type SendResult struct {
-	// Skipped is set when the platform refuses the reply for good (the post
-	// was deleted); Reason says why.
-	Skipped bool
-	Reason  string
-	// RemoteID is the platform's ID of the reply, when it gives one.
-	RemoteID string
-}
-
 // Error classes: every platform error is wrapped so that errors.Is matches
-// one of these; the class is also the "category" label of error metrics.
+// one of these or reply.ErrGone (the post was deleted); the class is also
+// the "category" label of error metrics.
 var (
 	ErrRateLimited = errors.New("rate limited")
 	ErrTransient   = errors.New("transient error")
 	ErrAuth        = errors.New("authentication failed")
 	ErrPermission  = errors.New("permission denied")
 	ErrMalformed   = errors.New("malformed response")
-	ErrGone        = errors.New("gone") // the post was deleted
 )
 
 // ErrNoCursor is returned by a CursorStore that holds no cursor for a source.
@@ -146,7 +112,7 @@ func Class(err error) string {
 		return "permission"
 	case errors.Is(err, ErrMalformed):
 		return "malformed"
-	case errors.Is(err, ErrGone):
+	case errors.Is(err, reply.ErrGone):
 		return "gone"
 	}
 	return "other"

@@ -110,7 +110,8 @@ type Decision struct {
 	// SLA is a route's override of the default deadline policy; nil means the default.
 	SLA *SLA `json:"sla,omitempty"`
 	// AckTemplate is the acknowledgement template for the post's channel, from the
-	// rule set that made this decision (text/template over AckData).
+	// rule set that made this decision (text/template over reply.Data), or
+	// empty: the reply template set's acknowledgement.
 	AckTemplate string `json:"ack_template,omitempty"`
 	// Tokens is the segmented text (used for repeat detection).
 	Tokens         []string    `json:"tokens,omitempty"`
@@ -127,15 +128,6 @@ func (d Decision) DistrictKey() string {
 		return "unknown"
 	}
 	return d.Districts[0].Code
-}
-
-// AckData is what an acknowledgement template can use.
-type AckData struct {
-	CaseNo   string // the case number, e.g. MSB-20261126-0042
-	Lead     string // lead department's name
-	District string // district name(s), joined with 、
-	Category string
-	Repeat   bool // the post was merged into an existing case
 }
 
 // Explanation records why a decision came out as it did.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -290,8 +289,6 @@ type loader struct {
 
 	seen        map[string]Pos // singleton sections
 	placesPos   Pos
-	ackPos      Pos
-	ackGiven    []string // channels (and "default") with a template, valid or not
 	fallbackSet bool
 	coordPos    Pos
 	// positions of references, checked in validate
@@ -618,40 +615,47 @@ func fmtDuration(d time.Duration) string {
 	return s
 }
 
-// ackData mirrors model.AckData so templates are checked at load without
-// importing model: a template that uses any other field fails here.
+// ackData mirrors reply.Data, what the dispatcher renders a rule set's
+// acknowledgement with, so templates are checked at load without importing
+// it: a template that uses any other field fails here.
 type ackData struct {
-	CaseNo   string
-	Lead     string
-	District string
-	Category string
-	Repeat   bool
+	CaseNo, Lead, Dept, To, District, Category, Problem, Text string
+	Count                                                     int
+	From, Claim, Reply, Close, Link                           string
+	Repeat                                                    bool
 }
 
-// SampleAck is what templates are executed with at load time.
-var sampleAck = ackData{CaseNo: "MSB-20260101-0001", Lead: "市城市管理局", District: "花山区", Category: "路灯", Repeat: false}
+// sampleAck is what templates are executed with at load time.
+var sampleAck = ackData{CaseNo: "MSB-20260101-0001", Lead: "市城市管理局", District: "花山区", Category: "路灯", Problem: "路灯不亮",
+	Count: 2, Claim: "24小时", Reply: "72小时", Close: "7天"}
 
 func (l *loader) ack(n *yaml.Node) {
 	d := l.d
 	keys := append([]string{"default"}, Channels...)
 	m := d.mapping(n, "acknowledgement", keys...)
 	l.rs.Ack = map[string]string{}
-	l.ackPos = d.pos(n)
 	for _, k := range keys {
 		f, ok := m[k]
 		if !ok {
 			continue
 		}
-		l.ackGiven = append(l.ackGiven, k)
 		src := d.nonEmpty(f.val, "acknowledgement "+k)
 		if src == "" {
 			continue
 		}
 		t, err := template.New(k).Option("missingkey=error").Parse(src)
 		if err == nil {
-			err = t.Execute(io.Discard, sampleAck)
-			if err == nil {
-				err = t.Execute(io.Discard, ackData{Repeat: true})
+			repeat := sampleAck
+			repeat.Repeat = true
+			for _, data := range []ackData{sampleAck, repeat} {
+				var b strings.Builder
+				if err = t.Execute(&b, data); err != nil {
+					break
+				}
+				if !strings.Contains(b.String(), data.CaseNo) {
+					err = fmt.Errorf("the text does not contain the case number (.CaseNo) when .Repeat is %v", data.Repeat)
+					break
+				}
 			}
 		}
 		if err != nil {
@@ -865,15 +869,6 @@ func (l *loader) validate() {
 		}
 	}
 
-	if rs.Ack == nil {
-		l.errAt(firstPos, "no acknowledgement section: give templates for %s (or default)", strings.Join(Channels, ", "))
-	} else {
-		for _, c := range Channels {
-			if _, ok := rs.Ack[c]; !ok && !slices.Contains(l.ackGiven, c) && !slices.Contains(l.ackGiven, "default") {
-				l.errAt(l.ackPos, "acknowledgement: no template for channel %q (add it or a default)", c)
-			}
-		}
-	}
 	if !l.fallbackSet {
 		l.errAt(firstPos, "no fallback section: posts no route matches need an explicit fallback")
 	}

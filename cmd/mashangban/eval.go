@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,20 +24,20 @@ const (
 // evalCmd runs `mashangban eval`: the whole classifier (rules, then the
 // model for posts no route settles) on a labelled JSON Lines file.
 func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("mashangban eval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dir := fs.String("rules.dir", "", "rule directory (default $MSB_RULES_DIR, else mashangban-data/rules, else the built-in rule set)")
+	fs := newFlags("mashangban eval", "mashangban eval [--config FILE | --rules.dir DIR] [--model FILE] [--label category|department] [--routes] FILE", stderr)
+	dir := fs.String("rules.dir", "", "rule directory (default: the configuration's rules.dir, $MSB_RULES_DIR, <data_dir>/rules, else the built-in rule set)")
+	configFile := fs.String("config", "", "configuration file whose rules.dir is used (default $MSB_CONFIG)")
 	modelFile := fs.String("model", "", "model file, overriding the rule set's")
 	threshold := fs.Float64("model.threshold", 0, "the model's confidence threshold, overriding the rule set's (0: keep)")
 	override := fs.Float64("model.override", 0, "with --model and no model section in the rules: the confidence at which the model overrules a route of another category group (0: never)")
 	label := fs.String("label", "category", "label field: category (compared with the decision's top-level category) or department (with the lead)")
 	asJSON := fs.Bool("json", false, "print the metrics as JSON")
 	byRouteList := fs.Bool("routes", false, "also list each route with the posts it decided and how many were right, worst first")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() != 1 || (*label != "category" && *label != "department") {
-		fmt.Fprintln(stderr, "usage: mashangban eval [--rules.dir DIR] [--model FILE] [--label category|department] [--routes] FILE")
+		fmt.Fprintln(stderr, "usage: mashangban eval [--config FILE | --rules.dir DIR] [--model FILE] [--label category|department] [--routes] FILE")
 		return 2
 	}
 	f, err := os.Open(fs.Arg(0))
@@ -52,7 +51,7 @@ func evalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mashangban eval: %s: %v\n", fs.Arg(0), err)
 		return 1
 	}
-	rulesDir, cleanup, err := cliRulesDir(*dir)
+	rulesDir, cleanup, err := cliRulesDir("mashangban eval", *dir, *configFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "mashangban eval: %v\n", err)
 		return 1

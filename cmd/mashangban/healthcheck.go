@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,12 +13,11 @@ import (
 // exits 0 if it answers 2xx, 1 otherwise. It is the container health check:
 // the image has no curl or wget.
 func healthcheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("mashangban healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("mashangban healthcheck", "mashangban healthcheck [--url URL] [--timeout D]", stderr)
 	url := fs.String("url", "http://127.0.0.1:8080/readyz", "endpoint to ask: /readyz (database, log, sources) or /healthz (process up)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "mashangban healthcheck: unexpected arguments %q\n", fs.Args())

@@ -15,7 +15,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -35,8 +38,9 @@ var commands = map[string]command{
 	"healthcheck": {"ask a running daemon whether it is ready (exit 0) or not (exit 1)", healthcheckCmd},
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version, when set at build time with -ldflags "-X main.version=...",
+// replaces the module version of the build information.
+var version string
 
 func main() { os.Exit(run()) }
 
@@ -75,7 +79,61 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'mashangban COMMAND -h' for a command's flags.")
 }
 
-func versionCmd(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	fmt.Fprintln(stdout, "mashangban", version)
+func versionCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("mashangban version", "mashangban version\n\nPrints the module version, the VCS revision and time it was built from, and the Go version.", stderr)
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mashangban version: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		info = nil
+	}
+	fmt.Fprintln(stdout, versionText(info, version))
 	return 0
+}
+
+// versionText is "mashangban VERSION (revision REV[, modified], TIME) GOVERSION"
+// from the build information: the module version (a tag, or a pseudo-version
+// made from the commit) and the vcs.* settings that go build records.
+func versionText(info *debug.BuildInfo, override string) string {
+	v, rev, at, modified, gover := "(unknown)", "", "", false, runtime.Version()
+	if info != nil {
+		if info.Main.Version != "" {
+			v = info.Main.Version
+		}
+		gover = info.GoVersion
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				at = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if override != "" {
+		v = override
+	}
+	var b strings.Builder
+	b.WriteString("mashangban " + v)
+	if rev != "" {
+		b.WriteString(" (revision " + rev)
+		if modified {
+			b.WriteString(", modified")
+		}
+		if at != "" {
+			b.WriteString(", " + at)
+		}
+		b.WriteString(")")
+	} else {
+		b.WriteString(" (no VCS revision recorded)")
+	}
+	b.WriteString(" " + gover)
+	return b.String()
 }

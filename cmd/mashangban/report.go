@@ -118,7 +118,12 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "mashangban report: %v\n", err)
 		return 1
 	}
-	rep, err := dispatch.BuildReport(ctx, st, monday, now, loc, nil)
+	names, categories, err := cliNames(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "mashangban report: %v\n", err)
+		return 1
+	}
+	rep, err := dispatch.BuildReport(ctx, st, monday, now, loc, names, dispatch.WithCategoryNames(categories))
 	if err != nil {
 		fmt.Fprintf(stderr, "mashangban report: %v\n", err)
 		return 1

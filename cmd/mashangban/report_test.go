@@ -27,10 +27,10 @@ func TestReportWeekly(t *testing.T) {
 	}
 	created := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC) // Tuesday of the week of 2026-11-23
 	d := dispatch.New(st, dispatch.Options{Now: func() time.Time { return created }}, nil, nil)
-	for i, lead := range []string{"cgj", "cgj", "ldj"} {
+	for i, lead := range []string{"cgj", "cgj", "huashan.cgj"} {
 		dec := model.Decision{Post: model.Post{ID: "replay:r" + string(rune('a'+i)), Channel: model.ChannelReplay, NativeID: "r", Text: "问题，电话13812345678"},
 			Districts: []model.District{{Code: "340503", Name: "花山区"}}, Lead: &model.Department{ID: lead},
-			Category: "c" + string(rune('a'+i)), Tokens: []string{"词" + string(rune('a'+i))}}
+			Category: []string{"billboard", "streetlight", "noise"}[i], Tokens: []string{"词" + string(rune('a'+i))}}
 		if err := d.Handle(ctx, dec); err != nil {
 			t.Fatal(err)
 		}
@@ -68,8 +68,9 @@ func TestReportWeekly(t *testing.T) {
 			}
 			got[r[0]] = r[1]
 		}
-		// No names are configured for the report command yet: the ID shows, marked.
-		if got["cgj（未配置名称）"] != "2" || got["ldj（未配置名称）"] != "1" || got["合计"] != "3" {
+		// The names come from the rule set (here the built-in one: the data
+		// directory has none), never the codes.
+		if got["市城市管理局"] != "2" || got["花山区城市管理局"] != "1" || got["合计"] != "3" || strings.Contains(out, "cgj") {
 			t.Errorf("received per department = %v\n%s", got, out)
 		}
 		if strings.Contains(out, "13812345678") {
@@ -103,8 +104,18 @@ func TestReportWeekly(t *testing.T) {
 	}
 
 	t.Run("markdown of a later week", func(t *testing.T) {
-		out, _ := run(t, "weekly", "--week", "2026-12-02", "--db.url", db)
-		for _, want := range []string{"2026-11-30（周一）至 2026-12-06（周日）", "| cgj（未配置名称） | 0 | 0 | 0 | 0 | 0 | 0 | 2 |",
+		out, _ := run(t, "weekly", "--week", "2026-11-23", "--db.url", db)
+		// Subjects by the rule set's category names, not their IDs.
+		for _, want := range []string{"广告牌与光污染", "路灯照明", "噪声扰民"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("markdown lacks the subject %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "billboard") || strings.Contains(out, "streetlight") {
+			t.Errorf("markdown shows category IDs:\n%s", out)
+		}
+		out, _ = run(t, "weekly", "--week", "2026-12-02", "--db.url", db)
+		for _, want := range []string{"2026-11-30（周一）至 2026-12-06（周日）", "| 市城市管理局 | 0 | 0 | 0 | 0 | 0 | 0 | 2 |",
 			"## 二、一周一曝光", "## 三、一周一专报"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("markdown lacks %q (nothing received, cgj still overdue on 2):\n%s", want, out)

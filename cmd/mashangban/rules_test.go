@@ -60,8 +60,13 @@ fallback: {name: 人工分拣}
 		}
 	}
 
-	if code, _, _ := rulesRun("check"); code != 2 {
-		t.Errorf("check without DIR: exit %d, want 2", code)
+	// Without DIR, the configuration's rule directory: with no
+	// configuration and no data directory here, the built-in rule set.
+	if code, out, errs := rulesRun("check"); code != 0 || !strings.Contains(out, "ok:") {
+		t.Errorf("check without DIR: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, _ := rulesRun("check", "a", "b"); code != 2 {
+		t.Errorf("check with two directories: exit %d, want 2", code)
 	}
 	if code, _, _ := rulesRun("frobnicate"); code != 2 {
 		t.Errorf("unknown subcommand: exit %d, want 2", code)

@@ -14,6 +14,9 @@ import (
 )
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if configHelp(args, "mashangban run", "mashangban run [flags]\n\nRuns the daemon: the stages of --roles, the HTTP server, the rule reloader.", stdout) {
+		return 0
+	}
 	cfg, rest, err := config.Parse("mashangban run", args, os.LookupEnv, stderr)
 	if err != nil {
 		return configError(stderr, err)
@@ -47,6 +50,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if configHelp(args, "mashangban migrate", "mashangban migrate [flags]\n\nBrings the configured database's schema up to date.", stdout) {
+		return 0
+	}
 	cfg, _, err := config.Parse("mashangban migrate", args, os.LookupEnv, stderr)
 	if err != nil {
 		return configError(stderr, err)

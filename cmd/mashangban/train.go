@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,8 +30,7 @@ hand routing and transfers; labelled files given as well are mixed in.`
 // figures measured on data the model did not see; --eval measures the
 // written model alone (no rules) on another labelled file.
 func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("mashangban train", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("mashangban train", strings.TrimPrefix(trainUsage, "usage: "), stderr)
 	def := linear.DefaultTrainOptions()
 	label := fs.String("label", "category", "label field of the JSON Lines: category or department")
 	out := fs.String("out", "model.msbm", "model file to write")
@@ -54,12 +52,8 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfgFile := fs.String("config", "", "with --from-store: configuration file naming the store")
 	dbURL := fs.String("db.url", "", "with --from-store: the store's URL (postgres://... or sqlite:PATH)")
 	dataDir := fs.String("data.dir", "", "with --from-store: data directory of the embedded default (its SQLite file)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, trainUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
 	}
 	if (fs.NArg() == 0 && !*fromStore) || (*storeCases != "all" && *storeCases != "hand") || (*label != "category" && *label != "department") || (*folds != 0 && *holdout != 0) || *folds < 0 || *folds == 1 || *holdout < 0 || *holdout >= 1 {
 		fmt.Fprintln(stderr, trainUsage)

@@ -5,7 +5,7 @@
 // mini-program's cloud database: tcb/databasequery on a configured
 // environment and collection, paged by a stable (creation time, _id) key,
 // each "data" element a record serialised as a JSON string, extended JSON
-// ($date, $oid, $numberLong …) decoded. Replier implements ingest.Replier
+// ($date, $oid, $numberLong …) decoded. Replier implements reply.Replier
 // with cgi-bin/message/subscribe/send and, when the citizen has not (or no
 // longer) authorised a message, writes the reply into the submission's
 // record with tcb/databaseupdate for the mini-program to show.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 )
 
 // ReplierOptions configure the subscribe-message replier.
@@ -54,7 +55,7 @@ type Replier struct {
 	coll string
 }
 
-var _ ingest.Replier = (*Replier)(nil)
+var _ reply.Replier = (*Replier)(nil)
 
 // NewReplier returns the replier.
 func NewReplier(c *Client, opt ReplierOptions) (*Replier, error) {
@@ -107,7 +108,7 @@ func NewReplier(c *Client, opt ReplierOptions) (*Replier, error) {
 	return &Replier{c: c, opt: opt, coll: string(q)}, nil
 }
 
-// Channel implements ingest.Replier.
+// Channel implements reply.Replier.
 func (r *Replier) Channel() model.Channel { return model.ChannelWeChat }
 
 // Rate is the recommended send pace.
@@ -125,13 +126,13 @@ type subscribeBody struct {
 	Data       map[string]map[string]string `json:"data"`
 }
 
-// Send implements ingest.Replier. A subscribe message the platform refuses
+// Send implements reply.Replier. A subscribe message the platform refuses
 // for this citizen (43101: no authorisation left; 47003: a value it will
 // not take; 40003: bad openid) is written into the submission's record
 // instead; a record that no longer exists makes the reply Skipped.
-func (r *Replier) Send(ctx context.Context, rp ingest.Reply) (ingest.SendResult, error) {
+func (r *Replier) Send(ctx context.Context, rp reply.Reply) (reply.SendResult, error) {
 	if rp.NativeID == "" {
-		return ingest.SendResult{}, errors.New("wechat: reply without a record id")
+		return reply.SendResult{}, errors.New("wechat: reply without a record id")
 	}
 	data, err := r.TemplateData(rp, r.c.opt.Now())
 	if err == nil && rp.AuthorID != "" {
@@ -139,11 +140,11 @@ func (r *Replier) Send(ctx context.Context, rp ingest.Reply) (ingest.SendResult,
 		var resp envelope
 		err = r.c.call(ctx, pathSubscribe, body, &resp)
 		if err == nil {
-			return ingest.SendResult{}, nil
+			return reply.SendResult{}, nil
 		}
 		var ae *APIError
 		if !errors.As(err, &ae) || (ae.Code != CodeUserRefused && ae.Code != CodeBadArgument && ae.Code != CodeInvalidOpenID) {
-			return ingest.SendResult{}, err
+			return reply.SendResult{}, err
 		}
 	}
 	reason := "no openid"
@@ -154,7 +155,7 @@ func (r *Replier) Send(ctx context.Context, rp ingest.Reply) (ingest.SendResult,
 }
 
 // writeRecord is the fallback: the reply goes into the submission's record.
-func (r *Replier) writeRecord(ctx context.Context, rp ingest.Reply, why string) (ingest.SendResult, error) {
+func (r *Replier) writeRecord(ctx context.Context, rp reply.Reply, why string) (reply.SendResult, error) {
 	id, _ := json.Marshal(rp.NativeID)
 	key, _ := json.Marshal(r.opt.ReplyField + "." + replyKey(rp))
 	val, _ := json.Marshal(map[string]string{"kind": rp.Kind, "case_no": rp.CaseNo, "text": rp.Text})
@@ -162,20 +163,20 @@ func (r *Replier) writeRecord(ctx context.Context, rp ingest.Reply, why string) 
 	q := fmt.Sprintf("db.collection(%s).doc(%s).update({data:{%s:%s}})", r.coll, id, key, val)
 	var resp updateResponse
 	if err := r.c.call(ctx, pathUpdate, map[string]string{"env": r.opt.Env, "query": q}, &resp); err != nil {
-		return ingest.SendResult{}, fmt.Errorf("wechat: fallback write after %q: %w", why, err)
+		return reply.SendResult{}, fmt.Errorf("wechat: fallback write after %q: %w", why, err)
 	}
 	if resp.Matched == 0 {
-		return ingest.SendResult{Skipped: true, Reason: "submission record no longer exists"}, nil
+		return reply.SendResult{Skipped: true, Reason: "submission record no longer exists"}, nil
 	}
-	return ingest.SendResult{Reason: "written to the submission record: " + why, RemoteID: rp.NativeID}, nil
+	return reply.SendResult{Reason: "written to the submission record: " + why, RemoteID: rp.NativeID}, nil
 }
 
-// Sent implements ingest.Replier. It finds a reply written into the
+// Sent implements reply.Replier. It finds a reply written into the
 // record by an earlier fallback. A delivered subscribe message leaves no
 // trace the server APIs can read, so for those it returns false: a resend
 // then either reaches the citizen again (they had authorised two) or is
 // refused with 43101 and written to the record.
-func (r *Replier) Sent(ctx context.Context, rp ingest.Reply) (bool, error) {
+func (r *Replier) Sent(ctx context.Context, rp reply.Reply) (bool, error) {
 	if rp.NativeID == "" {
 		return false, nil
 	}
@@ -206,7 +207,7 @@ func (r *Replier) Sent(ctx context.Context, rp ingest.Reply) (bool, error) {
 // replyKey names a reply in the record: its kind and a hash of its text, so
 // an ack and each distinct progress reply have a slot of their own and a
 // retried write lands in the same one.
-func replyKey(rp ingest.Reply) string {
+func replyKey(rp reply.Reply) string {
 	kind := strings.Map(func(r rune) rune {
 		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
 			return r
@@ -220,7 +221,7 @@ func replyKey(rp ingest.Reply) string {
 	return kind + "_" + hex.EncodeToString(h[:6])
 }
 
-func (r *Replier) page(rp ingest.Reply) string {
+func (r *Replier) page(rp reply.Reply) string {
 	p := strings.ReplaceAll(r.opt.Page, "{id}", rp.NativeID)
 	return strings.ReplaceAll(p, "{case}", rp.CaseNo)
 }
@@ -229,7 +230,7 @@ func (r *Replier) page(rp ingest.Reply) string {
 // keyword type (reference §3.6): thing ≤20 characters, character_string ≤32
 // ASCII characters, phrase ≤5 Chinese characters, … Values are cut on rune
 // boundaries; a value that cannot be made to fit is an error.
-func (r *Replier) TemplateData(rp ingest.Reply, now time.Time) (map[string]map[string]string, error) {
+func (r *Replier) TemplateData(rp reply.Reply, now time.Time) (map[string]map[string]string, error) {
 	src := map[string]string{}
 	for k, v := range r.opt.Fields {
 		src[k] = r.fill(v, rp, now)
@@ -251,7 +252,7 @@ func (r *Replier) TemplateData(rp ingest.Reply, now time.Time) (map[string]map[s
 	return out, nil
 }
 
-func (r *Replier) fill(src string, rp ingest.Reply, now time.Time) string {
+func (r *Replier) fill(src string, rp reply.Reply, now time.Time) string {
 	switch src {
 	case "text":
 		return rp.Text

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/ingest/wechat/wechatfake"
+	"github.com/mashangban/mashangban/reply"
 )
 
 const templateID = "W25vrVdFrfC1CBXlJG7aGYk0B8y3hR5jLvsTg2Xmhrs"
@@ -30,8 +31,8 @@ func newReplier(t *testing.T, f *wechatfake.Server, opt ReplierOptions) *Replier
 	return r
 }
 
-func ack(id, openid string) ingest.Reply {
-	return ingest.Reply{
+func ack(id, openid string) reply.Reply {
+	return reply.Reply{
 		PostID: "wechat:" + id, NativeID: id, AuthorID: openid, Kind: "ack", CaseNo: "MSB-20261126-0042",
 		Text: "您反映的东方城二区16栋对面广告牌强光扰民问题已转交市城市管理局办理，我们将在72小时内答复。",
 	}
@@ -125,20 +126,20 @@ func TestReplierFallsBackToRecord(t *testing.T) {
 func TestReplierFallbackCases(t *testing.T) {
 	tests := []struct {
 		name     string
-		reply    func(r ingest.Reply) ingest.Reply
+		reply    func(r reply.Reply) reply.Reply
 		fault    []wechatfake.Fault
 		deleted  bool
 		wantErr  error
 		skipped  bool
 		inRecord bool
 	}{
-		{name: "no openid", reply: func(r ingest.Reply) ingest.Reply { r.AuthorID = ""; return r }, inRecord: true},
-		{name: "value that cannot fit its type", reply: func(r ingest.Reply) ingest.Reply {
+		{name: "no openid", reply: func(r reply.Reply) reply.Reply { r.AuthorID = ""; return r }, inRecord: true},
+		{name: "value that cannot fit its type", reply: func(r reply.Reply) reply.Reply {
 			r.Fields = map[string]string{"phrase3": "正在加紧处理中"}
 			return r
 		}, inRecord: true},
 		{name: "platform rejects a value (47003)", fault: []wechatfake.Fault{{Errcode: 47003, Errmsg: "argument invalid! data.thing1.value invalid"}}, inRecord: true},
-		{name: "record deleted", reply: func(r ingest.Reply) ingest.Reply { r.AuthorID = ""; return r }, deleted: true, skipped: true},
+		{name: "record deleted", reply: func(r reply.Reply) reply.Reply { r.AuthorID = ""; return r }, deleted: true, skipped: true},
 		{name: "minute quota is retried later, not written", fault: wechatfake.Errcode(45011, 1), wantErr: ingest.ErrRateLimited},
 		{name: "5xx is retried later", fault: []wechatfake.Fault{{Status: http.StatusBadGateway}}, wantErr: ingest.ErrTransient},
 	}
@@ -394,13 +395,13 @@ func TestDemoEndToEnd(t *testing.T) {
 				t.Fatalf("%s read twice", p.ID)
 			}
 			seen[p.ID] = true
-			res, err := rep.Send(ctx, ingest.Reply{PostID: p.ID, NativeID: p.NativeID, AuthorID: p.Author.ID, Kind: "ack", CaseNo: "MSB-20261126-0001", Text: "已转交相关部门办理"})
+			res, err := rep.Send(ctx, reply.Reply{PostID: p.ID, NativeID: p.NativeID, AuthorID: p.Author.ID, Kind: "ack", CaseNo: "MSB-20261126-0001", Text: "已转交相关部门办理"})
 			if err != nil || res.Skipped {
 				t.Fatalf("reply to %s: %+v, %v", p.ID, res, err)
 			}
 			if p.Author.ID == "oDemoRefuse000000000000000" {
 				refused++
-				if ok, err := rep.Sent(ctx, ingest.Reply{NativeID: p.NativeID, Kind: "ack", CaseNo: "MSB-20261126-0001", Text: "已转交相关部门办理"}); err != nil || !ok {
+				if ok, err := rep.Sent(ctx, reply.Reply{NativeID: p.NativeID, Kind: "ack", CaseNo: "MSB-20261126-0001", Text: "已转交相关部门办理"}); err != nil || !ok {
 					t.Errorf("fallback for %s not found: %v", p.ID, err)
 				}
 			}
@@ -443,5 +444,21 @@ func TestClientRetryDecodesClean(t *testing.T) {
 	var resp envelope
 	if err := c.call(context.Background(), pathSubscribe, map[string]string{}, &resp); err != nil || calls != 2 {
 		t.Fatalf("err %v after %d calls", err, calls)
+	}
+}
+
+// TestReplierPageNamesTheCase: replies.wechat.page with {case} opens the
+// case's page in the mini-program.
+func TestReplierPageNamesTheCase(t *testing.T) {
+	f := newFake(t, wechatfake.Options{Templates: []string{templateID}, Pages: []string{"pages/case/index"}, RequireGrant: true})
+	f.Add(map[string]any{"_id": "rec1", "_openid": "oAbCd1234xyz", "content": "广告牌强光", "createdAt": base})
+	f.Grant("oAbCd1234xyz", templateID, 1)
+	r := newReplier(t, f, ReplierOptions{Page: "pages/case/index?no={case}&id={id}"})
+	if res, err := r.Send(context.Background(), ack("rec1", "oAbCd1234xyz")); err != nil || res.Skipped {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	sends := f.Sends()
+	if len(sends) != 1 || sends[0].Page != "pages/case/index?no=MSB-20261126-0042&id=rec1" {
+		t.Fatalf("sends %+v", sends)
 	}
 }

@@ -8,7 +8,7 @@
 //   - Open ("weibo-open") reads statuses/mentions and, where the app has the
 //     permission, search/topics from the Open API v2 with an access token.
 //
-// Replier implements ingest.Replier with comments/create and checks earlier
+// Replier implements reply.Replier with comments/create and checks earlier
 // attempts with comments/show.
 //
 // The field-by-field behaviour follows docs/external-apis.md §1, §2 and §4. Errors are wrapped so that errors.Is matches the

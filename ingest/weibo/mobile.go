@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mashangban/mashangban/ingest"
+	"github.com/mashangban/mashangban/reply"
 )
 
 // MobileOptions configure the m.weibo.cn hashtag source.
@@ -212,7 +213,7 @@ func (s *Mobile) Poll(ctx context.Context, cur ingest.Cursor) (ingest.Batch, err
 			switch {
 			case err == nil:
 				p.Post.Text = text
-			case errors.Is(err, ingest.ErrGone), errors.Is(err, ingest.ErrMalformed):
+			case errors.Is(err, reply.ErrGone), errors.Is(err, ingest.ErrMalformed):
 				// The truncated text is still the citizen's words; keep it.
 				s.log.Warn("long text unavailable, keeping truncated text", "post_id", p.Post.ID, "error", err)
 			default:
@@ -258,7 +259,7 @@ func (s *Mobile) longText(ctx context.Context, id string) (string, error) {
 	text, err := ParseMobileExtend(body)
 	if err != nil {
 		s.metrics.observe("extend", Class(err))
-		if errors.Is(err, ingest.ErrGone) || errors.Is(err, ingest.ErrMalformed) {
+		if errors.Is(err, reply.ErrGone) || errors.Is(err, ingest.ErrMalformed) {
 			return "", err
 		}
 		return "", s.backoff(fmt.Errorf("weibo-mobile statuses/extend %s: %w", id, err), nil, s.opt.Now())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 )
 
 // MobilePage is one parsed m.weibo.cn getIndex page.
@@ -271,7 +272,7 @@ func ParseMobileExtend(body []byte) (string, error) {
 		return "", err
 	}
 	if env.OK != "1" {
-		return "", fmt.Errorf("%w: statuses/extend ok=%s msg=%q", ingest.ErrGone, env.OK, env.Msg)
+		return "", fmt.Errorf("%w: statuses/extend ok=%s msg=%q", reply.ErrGone, env.OK, env.Msg)
 	}
 	var d struct {
 		LongTextContent *string `json:"longTextContent"`

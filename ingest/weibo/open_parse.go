@@ -10,6 +10,7 @@ import (
 
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 )
 
 // OpenError is an Open API error body:
@@ -50,7 +51,7 @@ func OpenErrorClass(code int) error {
 		// permissions, unaudited use restrictions, appkey permission denied
 		return ingest.ErrPermission
 	case 20101:
-		return ingest.ErrGone
+		return reply.ErrGone
 	}
 	return nil
 }

@@ -6,17 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
-	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 )
 
 // ReplierOptions configure the Weibo comment replier.
@@ -31,7 +29,7 @@ type ReplierOptions struct {
 	// AccountUID, when set, makes Sent match only comments by this user.
 	AccountUID string
 	// MaxUnits is the comment length limit in Weibo units (see
-	// CommentLength); default 140.
+	// reply.WeiboLength); default 140.
 	MaxUnits int
 	// SentPages is how many pages of 200 comments Sent reads; default 2.
 	SentPages int
@@ -52,7 +50,7 @@ type Replier struct {
 	log *slog.Logger
 }
 
-var _ ingest.Replier = (*Replier)(nil)
+var _ reply.Replier = (*Replier)(nil)
 
 // NewReplier builds the Weibo replier.
 func NewReplier(opt ReplierOptions) (*Replier, error) {
@@ -82,7 +80,7 @@ func NewReplier(opt ReplierOptions) (*Replier, error) {
 	}, nil
 }
 
-// Channel implements ingest.Replier.
+// Channel implements reply.Replier.
 func (r *Replier) Channel() model.Channel { return model.ChannelWeibo }
 
 // Rate is the recommended rate of Send calls (the hourly comments quota).
@@ -97,9 +95,9 @@ func (r *Replier) Burst() int { return 1 }
 // refused (too long, empty, filtered) or repeats a comment that is not on
 // this post. A repeat-content refusal (20017/20019) for a comment that is on
 // this post means an earlier attempt went through: that is a success.
-func (r *Replier) Send(ctx context.Context, rep ingest.Reply) (ingest.SendResult, error) {
+func (r *Replier) Send(ctx context.Context, rep reply.Reply) (reply.SendResult, error) {
 	if rep.NativeID == "" {
-		return ingest.SendResult{}, errors.New("weibo reply without post id")
+		return reply.SendResult{}, errors.New("weibo reply without post id")
 	}
 	text := PrepareComment(rep.Text, r.opt.MaxUnits)
 	form := map[string]string{"id": rep.NativeID, "comment": text, "comment_ori": "0"}
@@ -111,23 +109,23 @@ func (r *Replier) Send(ctx context.Context, rep ingest.Reply) (ingest.SendResult
 		c, err := ParseOpenComment(body)
 		if err != nil {
 			// The comment may well exist; the caller retries after Sent.
-			return ingest.SendResult{}, fmt.Errorf("weibo comments/create: %w", err)
+			return reply.SendResult{}, fmt.Errorf("weibo comments/create: %w", err)
 		}
 		r.log.Info("comment sent", "channel", "weibo", "post_id", rep.PostID, "case_no", rep.CaseNo, "comment_id", c.ID)
-		return ingest.SendResult{RemoteID: c.ID}, nil
+		return reply.SendResult{RemoteID: c.ID}, nil
 	}
 	var oe *OpenError
 	if !errors.As(err, &oe) {
-		return ingest.SendResult{}, err
+		return reply.SendResult{}, err
 	}
 	switch oe.Code {
 	case 20017, 20019:
 		c, found, ferr := r.find(ctx, rep.NativeID, text)
 		if ferr != nil {
-			return ingest.SendResult{}, fmt.Errorf("weibo repeat content, checking comments: %w", ferr)
+			return reply.SendResult{}, fmt.Errorf("weibo repeat content, checking comments: %w", ferr)
 		}
 		if found {
-			return ingest.SendResult{RemoteID: c.ID}, nil
+			return reply.SendResult{RemoteID: c.ID}, nil
 		}
 		return skipped(rep, r.log, fmt.Sprintf("repeat content (%d)", oe.Code)), nil
 	case 20101:
@@ -135,23 +133,23 @@ func (r *Replier) Send(ctx context.Context, rep ingest.Reply) (ingest.SendResult
 	case 20003, 20008, 20012, 20018, 20020, 20021, 20206, 20207:
 		return skipped(rep, r.log, fmt.Sprintf("refused: %s (%d)", oe.Message, oe.Code)), nil
 	}
-	return ingest.SendResult{}, err
+	return reply.SendResult{}, err
 }
 
-func skipped(rep ingest.Reply, log *slog.Logger, reason string) ingest.SendResult {
+func skipped(rep reply.Reply, log *slog.Logger, reason string) reply.SendResult {
 	log.Warn("comment skipped", "channel", "weibo", "post_id", rep.PostID, "case_no", rep.CaseNo, "reason", reason)
-	return ingest.SendResult{Skipped: true, Reason: reason}
+	return reply.SendResult{Skipped: true, Reason: reason}
 }
 
 // Sent reports whether the post already carries a comment with the text Send
 // would post (by AccountUID when set), reading comments/show newest first.
 // A deleted post reports false: Send then skips it.
-func (r *Replier) Sent(ctx context.Context, rep ingest.Reply) (bool, error) {
+func (r *Replier) Sent(ctx context.Context, rep reply.Reply) (bool, error) {
 	if rep.NativeID == "" {
 		return false, nil
 	}
 	_, found, err := r.find(ctx, rep.NativeID, PrepareComment(rep.Text, r.opt.MaxUnits))
-	if errors.Is(err, ingest.ErrGone) {
+	if errors.Is(err, reply.ErrGone) {
 		return false, nil
 	}
 	return found, err
@@ -183,28 +181,6 @@ func (r *Replier) find(ctx context.Context, postID, text string) (OpenComment, b
 	return OpenComment{}, false, nil
 }
 
-var reURL = regexp.MustCompile(`https?://[!-~]+`)
-
-// CommentLength counts text the way Weibo clients do: a CJK (or any
-// non-ASCII) character is one unit, two ASCII characters are one unit
-// (rounded up), and a URL counts as 20 units whatever its length (it is
-// shortened to t.cn; 20 is the upper end of what clients count).
-func CommentLength(s string) int {
-	half := 0
-	rest := reURL.ReplaceAllStringFunc(s, func(string) string {
-		half += 40
-		return ""
-	})
-	for _, r := range rest {
-		if r < utf8.RuneSelf {
-			half++
-		} else {
-			half += 2
-		}
-	}
-	return (half + 1) / 2
-}
-
 // PrepareComment makes reply text fit for a Weibo comment: hashtag marks are
 // removed ("#马上办#" becomes "马上办": comments with topics are refused by
 // some SDKs and clients), whitespace runs are collapsed, and text longer than
@@ -212,11 +188,11 @@ func CommentLength(s string) int {
 func PrepareComment(s string, maxUnits int) string {
 	s = strings.NewReplacer("#", "", "＃", "").Replace(s)
 	s = strings.Join(strings.Fields(s), " ")
-	if maxUnits <= 0 || CommentLength(s) <= maxUnits {
+	if maxUnits <= 0 || reply.WeiboLength(s) <= maxUnits {
 		return s
 	}
 	runes := []rune(s)
-	for len(runes) > 0 && CommentLength(string(runes)+"…") > maxUnits {
+	for len(runes) > 0 && reply.WeiboLength(string(runes)+"…") > maxUnits {
 		runes = runes[:len(runes)-1]
 	}
 	return strings.TrimSpace(string(runes)) + "…"

@@ -11,6 +11,7 @@ import (
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/ingest/weibo/weibofake"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/reply"
 )
 
 func newReplierPair(t *testing.T, clk *clock, fo weibofake.OpenOptions, ro ReplierOptions) (*weibofake.Open, *Replier, []weibofake.Post) {
@@ -31,16 +32,16 @@ func newReplierPair(t *testing.T, clk *clock, fo weibofake.OpenOptions, ro Repli
 	return fake, r, posts
 }
 
-func reply(p weibofake.Post, text string) ingest.Reply {
+func commentReply(p weibofake.Post, text string) reply.Reply {
 	id := strconv.FormatInt(p.ID, 10)
-	return ingest.Reply{PostID: model.PostID(model.ChannelWeibo, id), NativeID: id, Kind: "ack", CaseNo: "MSB-20261126-0042", Text: text}
+	return reply.Reply{PostID: model.PostID(model.ChannelWeibo, id), NativeID: id, Kind: "ack", CaseNo: "MSB-20261126-0042", Text: text}
 }
 
 func TestReplierSend(t *testing.T) {
 	clk := newClock()
 	fake, r, posts := newReplierPair(t, clk, weibofake.OpenOptions{RequireRIP: true}, ReplierOptions{RIP: "203.0.113.7", AccountUID: "1404376560"})
 	ack := "您反映的问题已转交市城管局办理，编号MSB-20261126-0042，我们将在72小时内答复。#马上办#"
-	res, err := r.Send(context.Background(), reply(posts[0], ack))
+	res, err := r.Send(context.Background(), commentReply(posts[0], ack))
 	if err != nil || res.Skipped || res.RemoteID == "" {
 		t.Fatalf("send: %+v %v", res, err)
 	}
@@ -49,21 +50,21 @@ func TestReplierSend(t *testing.T) {
 		strconv.FormatInt(cs[0].ID, 10) != res.RemoteID {
 		t.Fatalf("comments %+v", cs)
 	}
-	sent, err := r.Sent(context.Background(), reply(posts[0], ack))
+	sent, err := r.Sent(context.Background(), commentReply(posts[0], ack))
 	if err != nil || !sent {
 		t.Errorf("Sent after send = %v, %v", sent, err)
 	}
-	if sent, err := r.Sent(context.Background(), reply(posts[1], ack)); err != nil || sent {
+	if sent, err := r.Sent(context.Background(), commentReply(posts[1], ack)); err != nil || sent {
 		t.Errorf("Sent on another post = %v, %v", sent, err)
 	}
 
 	// Too long for a comment: cut to 140 units and accepted.
 	long := strings.Repeat("您的诉求已收到，", 30) + "编号MSB-9"
-	res, err = r.Send(context.Background(), reply(posts[1], long))
+	res, err = r.Send(context.Background(), commentReply(posts[1], long))
 	if err != nil || res.Skipped {
 		t.Fatalf("long: %+v %v", res, err)
 	}
-	if got := fake.Comments()[1].Text; CommentLength(got) > 140 || !strings.HasSuffix(got, "…") {
+	if got := fake.Comments()[1].Text; reply.WeiboLength(got) > 140 || !strings.HasSuffix(got, "…") {
 		t.Errorf("long comment %q", got)
 	}
 }
@@ -71,7 +72,7 @@ func TestReplierSend(t *testing.T) {
 func TestReplierRecoveredAttempt(t *testing.T) {
 	clk := newClock()
 	fake, r, posts := newReplierPair(t, clk, weibofake.OpenOptions{}, ReplierOptions{})
-	rep := reply(posts[0], "您的诉求已收到，编号MSB-20261126-0001。")
+	rep := commentReply(posts[0], "您的诉求已收到，编号MSB-20261126-0001。")
 	// The platform took the comment but the answer was lost.
 	fake.Inject(weibofake.FaultCommitThen502)
 	if _, err := r.Send(context.Background(), rep); !errors.Is(err, ingest.ErrTransient) {
@@ -106,12 +107,12 @@ func TestReplierRefusals(t *testing.T) {
 		{name: "post deleted", setup: func(f *weibofake.Open, _ *Replier, p []weibofake.Post) { f.Delete(p[0].ID) },
 			skipped: "post deleted"},
 		{name: "same text already on another post", setup: func(f *weibofake.Open, r *Replier, p []weibofake.Post) {
-			if _, err := r.Send(context.Background(), reply(p[1], "已收到")); err != nil {
+			if _, err := r.Send(context.Background(), commentReply(p[1], "已收到")); err != nil {
 				panic(err)
 			}
 		}, text: "已收到", skipped: "repeat content", comments: 1},
 		{name: "comments quota", fake: weibofake.OpenOptions{HourlyComments: 1}, setup: func(f *weibofake.Open, r *Replier, p []weibofake.Post) {
-			if _, err := r.Send(context.Background(), reply(p[1], "第一条")); err != nil {
+			if _, err := r.Send(context.Background(), commentReply(p[1], "第一条")); err != nil {
 				panic(err)
 			}
 		}, class: "rate_limited", wait: 12*time.Minute + 30*time.Second, comments: 1},
@@ -132,7 +133,7 @@ func TestReplierRefusals(t *testing.T) {
 			if text == "" {
 				text = "您的诉求已收到，编号MSB-20261126-0042。"
 			}
-			res, err := r.Send(context.Background(), reply(posts[0], text))
+			res, err := r.Send(context.Background(), commentReply(posts[0], text))
 			if got := ingest.Class(err); got != tt.class {
 				t.Errorf("class %q want %q (%v)", got, tt.class, err)
 			}
@@ -160,7 +161,7 @@ func TestReplierSentOnDeletedPost(t *testing.T) {
 	clk := newClock()
 	fake, r, posts := newReplierPair(t, clk, weibofake.OpenOptions{}, ReplierOptions{})
 	fake.Delete(posts[0].ID)
-	if sent, err := r.Sent(context.Background(), reply(posts[0], "x")); sent || err != nil {
+	if sent, err := r.Sent(context.Background(), commentReply(posts[0], "x")); sent || err != nil {
 		t.Errorf("Sent on deleted post = %v, %v", sent, err)
 	}
 }

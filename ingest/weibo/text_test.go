@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mashangban/mashangban/reply"
 )
 
 func TestPlainText(t *testing.T) {
@@ -118,29 +120,13 @@ func TestRegionAndPictures(t *testing.T) {
 	}
 }
 
-func TestCommentLengthAndPrepare(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-	}{
-		{"您的诉求已收到", 7},
-		{"abcd", 2},
-		{"abc", 2},
-		{"编号MSB-20261126-0042", 2 + 9}, // 18 ASCII → 9
-		{"详见 https://example.com/a/very/long/path/that/is/long", 1 + 2 + 20},
-		{"[微笑]", 3}, // ] and [ are ASCII halves
-	}
-	for _, tt := range tests {
-		if got := CommentLength(tt.in); got != tt.want {
-			t.Errorf("CommentLength(%q) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
+func TestPrepareComment(t *testing.T) {
 	if got := PrepareComment("您反映的问题已转交 #马上办# 编号MSB-1", 140); strings.Contains(got, "#") || got != "您反映的问题已转交 马上办 编号MSB-1" {
 		t.Errorf("PrepareComment kept hashtag marks: %q", got)
 	}
 	long := strings.Repeat("路", 200)
 	got := PrepareComment(long, 140)
-	if CommentLength(got) > 140 || !strings.HasSuffix(got, "…") || CommentLength(got) < 139 {
-		t.Errorf("PrepareComment long: length %d, %q", CommentLength(got), got)
+	if reply.WeiboLength(got) > 140 || !strings.HasSuffix(got, "…") || reply.WeiboLength(got) < 139 {
+		t.Errorf("PrepareComment long: length %d, %q", reply.WeiboLength(got), got)
 	}
 }

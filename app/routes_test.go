@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mashangban/mashangban/app"
 	"github.com/mashangban/mashangban/config"
@@ -203,15 +204,24 @@ func TestRouteTableAccess(t *testing.T) {
 }
 
 // TestLifecycleOffByDefault: without http.enable_lifecycle, POST /-/reload
-// answers 403 with what to set, even to an administrator.
+// answers 403 with what to set, even to an administrator; SIGHUP still
+// reloads.
 func TestLifecycleOffByDefault(t *testing.T) {
-	r := start(t, setups[0].cfg(t, t.TempDir()), app.Options{})
+	hup := make(chan struct{}, 1)
+	r := start(t, setups[0].cfg(t, t.TempDir()), app.Options{Reload: hup})
 	code, body := call(t, "POST", "http://"+r.app.Addr()+"/-/reload", adminToken, "")
 	if code != 403 || !strings.Contains(body, "http.enable_lifecycle") {
 		t.Errorf("reload with lifecycle off: %d %s", code, body)
 	}
 	if code, _ := call(t, "POST", "http://"+r.app.Addr()+"/-/reload", "", ""); code != 401 {
 		t.Errorf("reload without credential: %d, want 401", code)
+	}
+	hup <- struct{}{}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(r.logs.String(), "reload requested by signal"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload the rules:\n%s", r.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

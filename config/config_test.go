@@ -148,6 +148,9 @@ access:
 	if !c.HTTP.EnableLifecycle {
 		t.Error("--http.enable-lifecycle not applied")
 	}
+	if d := c.Describe(); !strings.Contains(d, "lifecycle=on") || !strings.Contains(d, "departments=2 office=2 admin=1") {
+		t.Errorf("Describe = %q", d)
+	}
 	var logBuf bytes.Buffer
 	slog.New(slog.NewTextHandler(&logBuf, nil)).Info("cfg", "config", c)
 	js, _ := json.Marshal(c)

@@ -132,6 +132,13 @@ var flagKeys = map[string]string{
 func (c Config) Describe() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "data_dir=%s roles=%s db=%s rules=%s http=%s", c.DataDir, strings.Join(c.Roles, ","), redactURL(c.DBURL()), c.RulesDir(), c.HTTP.Listen)
+	if c.HTTP.TLSCertFile != "" {
+		b.WriteString(" http_tls=on")
+	}
+	if c.HTTP.EnableLifecycle {
+		b.WriteString(" lifecycle=on")
+	}
+	fmt.Fprintf(&b, " departments=%d office=%d admin=%d", len(c.Dispatch.Departments), len(c.Access.Office), len(c.Access.Admin))
 	if len(c.Kafka.Brokers) > 0 {
 		fmt.Fprintf(&b, " kafka=%s session_timeout=%s", strings.Join(c.Kafka.Brokers, ","), c.Kafka.SessionTimeout)
 		if c.Kafka.TLS.Enabled {

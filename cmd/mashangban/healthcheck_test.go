@@ -29,6 +29,8 @@ func TestHealthcheck(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
+	tlsSrv := httptest.NewTLSServer(srv.Config.Handler)
+	defer tlsSrv.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +49,8 @@ func TestHealthcheck(t *testing.T) {
 		{"not found", []string{"--url", srv.URL + "/nothing"}, 1, "404"},
 		{"nothing listening", []string{"--url", dead}, 1, "connection refused"},
 		{"too slow", []string{"--url", srv.URL + "/slow", "--timeout", "200ms"}, 1, "deadline exceeded"},
+		{"https, certificate not trusted", []string{"--url", tlsSrv.URL + "/readyz"}, 1, "certificate"},
+		{"https, --insecure", []string{"--url", tlsSrv.URL + "/readyz", "--insecure"}, 0, ""},
 		{"bad url", []string{"--url", "::"}, 2, "missing protocol scheme"},
 		{"stray argument", []string{"now"}, 2, "unexpected arguments"},
 	} {

@@ -219,7 +219,7 @@ func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err er
 // buildDispatch builds the dispatcher, its stage and its repliers. Every
 // dispatcher on one database learns the configured tokens (hashed).
 func (a *App) buildDispatch(ctx context.Context, extra []ingest.Replier, now func() time.Time) error {
-	d, err := newDispatcher(a.cfg, a.store, a.logger, a.reg, now)
+	d, err := newDispatcher(a.cfg, a.store, a.logger, a.reg, now, ruleDirectory(a.cfg, a.rules, a.logger))
 	if err != nil {
 		return err
 	}

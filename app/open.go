@@ -22,6 +22,7 @@ import (
 	"github.com/mashangban/mashangban/ingest/wechat"
 	"github.com/mashangban/mashangban/ingest/weibo"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/rules"
 	defaultrules "github.com/mashangban/mashangban/rules/default"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/stream"
@@ -147,7 +148,7 @@ func openRules(ctx context.Context, cfg config.Config, logger *slog.Logger, reg 
 	return m, nil
 }
 
-func newDispatcher(cfg config.Config, st *store.Store, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
+func newDispatcher(cfg config.Config, st *store.Store, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time, directory func() []model.Department) (*dispatch.Dispatcher, error) {
 	var depts []dispatch.DepartmentAuth
 	for _, d := range cfg.Dispatch.Departments {
 		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Name: d.Name, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
@@ -156,8 +157,37 @@ func newDispatcher(cfg config.Config, st *store.Store, logger *slog.Logger, reg 
 		RepeatWindow: cfg.Dispatch.RepeatWindow.D(),
 		ReminderLead: cfg.Dispatch.RemindBefore.D(),
 		Departments:  depts,
+		Directory:    directory,
 		Now:          now,
 	}, logger, reg), nil
+}
+
+// ruleDirectory returns the departments of the serving rule set: the
+// classifier's, which follows reloads, or, in a process without the
+// classify role, the rule directory as it is at start.
+func ruleDirectory(cfg config.Config, m *classify.Manager, logger *slog.Logger) func() []model.Department {
+	list := func(rs *rules.RuleSet) []model.Department {
+		out := make([]model.Department, 0, len(rs.Departments))
+		for _, d := range rs.Departments {
+			out = append(out, model.Department{ID: d.ID, Name: d.Name})
+		}
+		return out
+	}
+	if m != nil {
+		return func() []model.Department {
+			if e := m.Engine(); e != nil {
+				return list(e.Tree().RuleSet())
+			}
+			return nil
+		}
+	}
+	rs, err := rules.Load(cfg.RulesDir())
+	if err != nil {
+		logger.Warn("department names: rule directory not readable, configured departments only", "dir", cfg.RulesDir(), "error", err)
+		return nil
+	}
+	deps := list(rs)
+	return func() []model.Department { return deps }
 }
 
 // sources builds the configured sources. With none configured (and

@@ -56,6 +56,12 @@ type Options struct {
 	// Departments are the API's users and the names used in replies; when
 	// any non-supervisor is listed, transfers and routing accept only these.
 	Departments []DepartmentAuth
+	// Directory returns the departments of the serving rule set (IDs and
+	// names). Texts name departments by these names unless a configured
+	// department gives its own, and transfers and routing accept any of
+	// them, with or without an API token. Nil: only configured departments
+	// are known.
+	Directory func() []model.Department
 	// Sender tuning: Lease is how long a recorded attempt blocks others
 	// (default 2m); RetryBase and RetryMax bound the backoff (5s, 30m);
 	// MaxAttempts then marks the reply failed (default 12); PollEvery is how
@@ -484,10 +490,39 @@ func (d *Dispatcher) deptName(id string, dep *model.Department) string {
 	if n, ok := d.names[id]; ok {
 		return n
 	}
+	if x, ok := d.directory(id); ok && x.Name != "" {
+		return x.Name
+	}
 	if dep != nil && dep.ID == id && dep.Name != "" {
 		return dep.Name
 	}
 	return id
+}
+
+// directory looks id up among the serving rule set's departments.
+func (d *Dispatcher) directory(id string) (model.Department, bool) {
+	if d.opts.Directory == nil {
+		return model.Department{}, false
+	}
+	for _, x := range d.opts.Directory() {
+		if x.ID == id {
+			return x, true
+		}
+	}
+	return model.Department{}, false
+}
+
+// knows reports whether id may receive an assignment: a department of the
+// rule set or of the configuration. With neither listing any department,
+// every ID is accepted.
+func (d *Dispatcher) knows(id string) bool {
+	if d.known[id] {
+		return true
+	}
+	if _, ok := d.directory(id); ok {
+		return true
+	}
+	return len(d.known) == 0 && (d.opts.Directory == nil || len(d.opts.Directory()) == 0)
 }
 
 func districtNames(ds []model.District) string {

@@ -186,6 +186,20 @@ func (s *Store) MarkTransferred(ctx context.Context, q Querier, id int64, to str
 	return n == 1, nil
 }
 
+// SetAssignmentRole changes the role of an active assignment (a hand-over
+// makes an assisting department the lead, and the former lead may stay on
+// to assist). ok is false when the assignment is no longer active.
+func (s *Store) SetAssignmentRole(ctx context.Context, q Querier, id int64, role model.Role, at time.Time) (ok bool, err error) {
+	n, err := s.querier(q).Exec(ctx, `
+		UPDATE assignments
+		SET role = $2, updated_at = $3
+		WHERE id = $1 AND state IN ('pending', 'claimed', 'replied')`, id, string(role), at)
+	if err != nil {
+		return false, fmt.Errorf("set role of assignment %d: %w", id, err)
+	}
+	return n == 1, nil
+}
+
 // Reopen takes a resolved assignment back to claimed with a new close
 // deadline. ok is false when it is not resolved.
 func (s *Store) Reopen(ctx context.Context, q Querier, id int64, closeBy, at time.Time) (ok bool, err error) {

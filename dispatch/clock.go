@@ -114,6 +114,7 @@ func (d *Dispatcher) issueNotice(ctx context.Context, tx store.Tx, a store.Assig
 // issueEarnedCards issues, in tx, the cards a is due at now before an
 // action changes its state: a claim, reply, transfer or resolve after a
 // missed deadline keeps its card even if the clock has not ticked since.
+// Closing is the lead's: an assisting department earns no red card.
 func (d *Dispatcher) issueEarnedCards(ctx context.Context, tx store.Tx, a store.Assignment, now time.Time) error {
 	var due []store.Notice
 	add := func(open bool, deadline time.Time, kind string) {
@@ -125,7 +126,7 @@ func (d *Dispatcher) issueEarnedCards(ctx context.Context, tx store.Tx, a store.
 	claimed := a.State == model.AssignmentClaimed
 	add(pending, a.ClaimBy, store.NoticeYellow)
 	add(pending || claimed, a.ReplyBy, store.NoticeOrange)
-	add(pending || claimed || a.State == model.AssignmentReplied, a.CloseBy, store.NoticeRed)
+	add(a.Role == model.RoleLead && (pending || claimed || a.State == model.AssignmentReplied), a.CloseBy, store.NoticeRed)
 	for _, n := range due {
 		ok, err := d.issueNotice(ctx, tx, a, n, now)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -232,6 +233,7 @@ func (a *App) buildDispatch(ctx context.Context, extra []ingest.Replier, now fun
 	if a.repliers, err = a.newRepliers(a.cfg, extra, a.reg); err != nil {
 		return err
 	}
+	maps.Copy(a.repliers, d.Notifiers()) // departments' notice webhooks
 	a.dispatch = d.NewStage(a.reg, func() { a.decisionsDone.Add(1) })
 	return nil
 }

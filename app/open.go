@@ -22,6 +22,7 @@ import (
 	"github.com/mashangban/mashangban/ingest/wechat"
 	"github.com/mashangban/mashangban/ingest/weibo"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/notify"
 	"github.com/mashangban/mashangban/rules"
 	defaultrules "github.com/mashangban/mashangban/rules/default"
 	"github.com/mashangban/mashangban/store"
@@ -150,14 +151,20 @@ func openRules(ctx context.Context, cfg config.Config, logger *slog.Logger, reg 
 
 func newDispatcher(cfg config.Config, st *store.Store, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time, directory func() []model.Department) (*dispatch.Dispatcher, error) {
 	var depts []dispatch.DepartmentAuth
+	targets := map[string]notify.Target{}
 	for _, d := range cfg.Dispatch.Departments {
 		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Name: d.Name, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
+		if d.Notify != nil {
+			targets[d.ID] = notify.Target{URL: d.Notify.URL.Reveal(), Format: d.Notify.Format, MentionedMobiles: d.Notify.MentionedMobileList}
+		}
 	}
 	return dispatch.New(st, dispatch.Options{
 		RepeatWindow: cfg.Dispatch.RepeatWindow.D(),
 		ReminderLead: cfg.Dispatch.RemindBefore.D(),
 		Departments:  depts,
 		Directory:    directory,
+		Notify:       targets,
+		CaseURL:      cfg.Dispatch.CaseURL,
 		Now:          now,
 	}, logger, reg), nil
 }

@@ -235,10 +235,14 @@ func (d *Dispatcher) TransferWith(ctx context.Context, actor Actor, id int64, re
 			"claim_by": n.ClaimBy, "reply_by": n.ReplyBy, "close_by": n.CloseBy}); err != nil {
 			return err
 		}
-		n.ID = newID
+		n.ID, n.CaseNo = newID, a.CaseNo
 		if err := d.event(ctx, tx, store.Event{At: now, Kind: "assignment.created", CaseID: &a.CaseID, AssignmentID: &newID, Actor: actor.ID},
 			map[string]any{"department": to, "role": n.Role, "policy_version": n.PolicyVersion, "transferred_from": a.ID,
 				"claim_by": n.ClaimBy, "reply_by": n.ReplyBy, "close_by": n.CloseBy}); err != nil {
+			return err
+		}
+		if err := d.queueNotice(ctx, tx, n, NoticeAssigned, n.ClaimBy,
+			fmt.Sprintf("由%s转来，理由：%s", d.deptName(a.Department, nil), reason), now); err != nil {
 			return err
 		}
 		name := d.deptName(to, nil)
@@ -297,6 +301,11 @@ func (d *Dispatcher) handOver(ctx context.Context, tx store.Tx, actor Actor, a, 
 			"from_role": model.RoleLead, "role": model.RoleAssist, "reason": reason}); err != nil {
 			return err
 		}
+	}
+	o.Role = model.RoleLead
+	if err := d.queueNotice(ctx, tx, o, NoticeLead, o.ReplyBy,
+		fmt.Sprintf("由%s转来，理由：%s", d.deptName(a.Department, nil), reason), now); err != nil {
+		return err
 	}
 	name := d.deptName(o.Department, nil)
 	return d.progress(ctx, tx, a.CaseID, a.CaseNo, d.deptName(a.Department, nil), "您反映的问题已转交"+name+"办理。", "已转办", now)
@@ -459,6 +468,10 @@ func (d *Dispatcher) Unmerge(ctx context.Context, actor Actor, postID, reason st
 			}
 			if err := d.event(ctx, tx, store.Event{At: now, Kind: "assignment.created", CaseID: &newID, AssignmentID: &aid, Actor: actor.ID},
 				map[string]any{"department": a.Department, "role": a.Role, "policy_version": d.opts.PolicyVersion}); err != nil {
+				return err
+			}
+			n.ID, n.CaseNo = aid, no
+			if err := d.queueNotice(ctx, tx, n, NoticeAssigned, n.ClaimBy, "市民反映："+citizenWords(summary), now); err != nil {
 				return err
 			}
 		}

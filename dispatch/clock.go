@@ -87,7 +87,7 @@ func (d *Dispatcher) issue(ctx context.Context, n store.Notice, now time.Time) (
 		return false, err
 	}
 	if ok {
-		d.m.notices.WithLabelValues(n.Kind).Inc()
+		d.m.notices.WithLabelValues(n.Kind, n.Department).Inc()
 		d.log.InfoContext(ctx, "deadline notice", "kind", n.Kind, "assignment_id", n.AssignmentID,
 			"department", n.Department, "deadline", n.Deadline)
 	}
@@ -108,7 +108,10 @@ func (d *Dispatcher) issueNotice(ctx context.Context, tx store.Tx, a store.Assig
 	err = d.event(ctx, tx, store.Event{At: now, Kind: kind, CaseID: &a.CaseID, AssignmentID: &a.ID, Actor: "clock",
 		DedupKey: fmt.Sprintf("notice:%d:%s:%d", n.AssignmentID, n.Kind, n.Deadline.UnixMicro())},
 		map[string]any{"department": n.Department, "deadline": n.Deadline, "case_no": a.CaseNo, "state": a.State})
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	return true, d.queueNotice(ctx, tx, a, n.Kind, n.Deadline, "", now)
 }
 
 // issueEarnedCards issues, in tx, the cards a is due at now before an
@@ -133,7 +136,7 @@ func (d *Dispatcher) issueEarnedCards(ctx context.Context, tx store.Tx, a store.
 			return err
 		}
 		if ok {
-			d.m.notices.WithLabelValues(n.Kind).Inc()
+			d.m.notices.WithLabelValues(n.Kind, n.Department).Inc()
 		}
 	}
 	return nil

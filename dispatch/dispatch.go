@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"text/template"
@@ -30,6 +31,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/notify"
 	"github.com/mashangban/mashangban/store"
 )
 
@@ -74,6 +76,13 @@ type Options struct {
 	// Rates overrides a channel's send rate (default: the replier's own Rate
 	// and Burst methods when it has them, else 1/s).
 	Rates map[model.Channel]rate.Limit
+	// Notify gives the webhook of each department that takes notices (new
+	// assignments, reminders, cards), by department ID; NotifyHTTP is the
+	// client that posts them (default: 10s timeout). CaseURL, when set, is
+	// the link a notice carries, with {case_no} replaced.
+	Notify     map[string]notify.Target
+	NotifyHTTP *http.Client
+	CaseURL    string
 	// WeChat names the subscribe-message template's keys.
 	WeChat WeChatFields
 	// Now is the clock (default time.Now); tests inject a fake.
@@ -422,6 +431,10 @@ func (d *Dispatcher) newCase(ctx context.Context, tx store.Tx, dec model.Decisio
 		if err := d.event(ctx, tx, store.Event{At: now, Kind: "assignment.created", CaseID: &id, AssignmentID: &aid, Actor: actor},
 			map[string]any{"department": dep.id, "role": dep.role, "policy_version": policy,
 				"claim_by": a.ClaimBy, "reply_by": a.ReplyBy, "close_by": a.CloseBy}); err != nil {
+			return 0, "", err
+		}
+		a.ID, a.CaseNo = aid, no
+		if err := d.queueNotice(ctx, tx, a, NoticeAssigned, a.ClaimBy, "市民反映："+citizenWords(dec.Post.Text), now); err != nil {
 			return 0, "", err
 		}
 	}

@@ -37,6 +37,7 @@ func (d *Dispatcher) RunClock(ctx context.Context, every time.Duration) error {
 func (d *Dispatcher) Tick(ctx context.Context, now time.Time) error {
 	now = now.UTC().Truncate(time.Microsecond)
 	lead := max(d.opts.ReminderLead, 0)
+	total := 0
 	for {
 		due, err := d.st.DueNotices(ctx, nil, now, lead, noticeBatch, d.skip)
 		if err != nil {
@@ -52,11 +53,15 @@ func (d *Dispatcher) Tick(ctx context.Context, now time.Time) error {
 				issued++
 			}
 		}
+		total += issued
 		// A batch that issued nothing new means another dispatcher issued
 		// them meanwhile: stop rather than spin.
 		if len(due) < noticeBatch || issued == 0 {
 			break
 		}
+	}
+	if total > 0 && len(d.opts.Notify) > 0 {
+		d.notifySender() // notices were queued for departments' webhooks
 	}
 	d.m.lastTick.Set(float64(now.Unix()))
 	counts, err := d.st.OutboxCounts(ctx)

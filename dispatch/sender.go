@@ -197,7 +197,7 @@ func (w *worker) retry(ctx context.Context, it store.OutboxItem, state string, c
 		return w.finish(ctx, it, store.OutboxFailed, "", cause.Error(), "failed")
 	}
 	w.count("retry")
-	w.log.WarnContext(ctx, "reply not sent, will retry", "post_id", it.PostID, "attempts", it.Attempts,
+	w.log.WarnContext(ctx, what(it)+" not sent, will retry", "post_id", it.PostID, "attempts", it.Attempts,
 		"category", ingest.Class(cause), "error", cause)
 	return d.st.RetrySend(ctx, it.ID, state, d.now().Add(d.backoff(it.Attempts)), cause.Error())
 }
@@ -230,8 +230,16 @@ func (w *worker) finish(ctx context.Context, it store.OutboxItem, state, remoteI
 		return err
 	}
 	w.count(result)
-	w.log.InfoContext(ctx, "reply "+state, "post_id", it.PostID, "case_no", it.CaseNo, "kind", it.Kind, "reason", reason)
+	w.log.InfoContext(ctx, what(it)+" "+state, "post_id", it.PostID, "case_no", it.CaseNo, "kind", it.Kind, "reason", reason)
 	return nil
+}
+
+// what names an outbox item in log lines.
+func what(it store.OutboxItem) string {
+	if it.Kind == store.OutboxNotice {
+		return "notice"
+	}
+	return "reply"
 }
 
 // count adds one to the channel's send metric: notices by department,

@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		outbox: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mashangban_outbox_replies",
-			Help: "Replies in the outbox by state (queued, sending, sent, skipped, failed), read at each clock tick.",
+			Help: "Replies to citizens and notices to departments in the outbox by state (queued, sending, sent, skipped, failed), read at each clock tick.",
 		}, []string{"state"}),
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -256,6 +257,7 @@ func (a *App) buildDispatch(ctx context.Context, extra []reply.Replier, now func
 	}
 	progress := newStageProgress(func() int64 { return a.decisionsPublished.Load() - a.decisionsDone.Load() })
 	a.stages["dispatch"] = progress
+	maps.Copy(a.repliers, d.Notifiers()) // departments' notice webhooks
 	a.dispatch = d.NewStage(a.reg, func() { a.decisionsDone.Add(1); progress.mark() })
 	return nil
 }

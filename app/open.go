@@ -23,6 +23,7 @@ import (
 	"github.com/mashangban/mashangban/ingest/wechat"
 	"github.com/mashangban/mashangban/ingest/weibo"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/notify"
 	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/rules"
 	defaultrules "github.com/mashangban/mashangban/rules/default"
@@ -152,8 +153,12 @@ func openRules(ctx context.Context, cfg config.Config, logger *slog.Logger, reg 
 
 func newDispatcher(cfg config.Config, st *store.Store, departments, categories func() map[string]string, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
 	var depts []dispatch.DepartmentAuth
+	targets := map[string]notify.Target{}
 	for _, d := range cfg.Dispatch.Departments {
 		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Name: d.Name, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
+		if d.Notify != nil {
+			targets[d.ID] = notify.Target{URL: d.Notify.URL.Reveal(), Format: d.Notify.Format, MentionedMobiles: d.Notify.MentionedMobileList}
+		}
 	}
 	texts, err := reply.Load(cfg.Replies.TemplatesDir)
 	if err != nil {
@@ -170,6 +175,8 @@ func newDispatcher(cfg config.Config, st *store.Store, departments, categories f
 		CategoryNames:   categories,
 		Texts:           texts,
 		PublicBaseURL:   cfg.Public.BaseURL,
+		Notify:          targets,
+		CaseURL:         cfg.Dispatch.CaseURL,
 		Now:             now,
 	}, logger, reg), nil
 }

@@ -274,6 +274,9 @@ type Dispatch struct {
 	ClockInterval Duration     `yaml:"clock_interval"`
 	RemindBefore  Duration     `yaml:"remind_before"`
 	Departments   []Department `yaml:"departments"`
+	// CaseURL is the link notices to departments carry, {case_no} replaced
+	// by the case number (empty: no link).
+	CaseURL string `yaml:"case_url"`
 }
 
 // Department is an API identity: a department's token or a supervisor's.
@@ -289,6 +292,20 @@ type Department struct {
 	// Supervisor makes the token an office credential named by ID: it sees
 	// every case and routes triage. Deprecated: use access.office.
 	Supervisor bool `yaml:"supervisor"`
+	// Notify is the department's webhook for notices (new assignments,
+	// reminders, cards). A department may have a webhook and no token.
+	Notify *Notify `yaml:"notify"`
+}
+
+// Notify is a department's notice webhook.
+type Notify struct {
+	// URL carries the robot's key: a secret (also MSB_DEPARTMENT_<ID>_NOTIFY_URL[_FILE]).
+	URL Secret `yaml:"url"`
+	// Format is wecom (企业微信 group robot) or json.
+	Format string `yaml:"format"`
+	// MentionedMobileList are @-mentioned in the group (wecom; the notices
+	// then go as text, the only robot message that mentions by mobile).
+	MentionedMobileList []string `yaml:"mentioned_mobile_list"`
 }
 
 // Replies configures the repliers that answer citizens.
@@ -619,6 +636,13 @@ func ApplyEnv(c *Config, lookup func(string) (string, bool)) error {
 		if v, ok := get(key, fmt.Sprintf("dispatch.departments[%d].token", i)); ok {
 			d.Token, d.TokenFile = Secret(v), ""
 		}
+		nkey := strings.TrimSuffix(key, "_TOKEN") + "_NOTIFY_URL"
+		if v, ok := get(nkey, fmt.Sprintf("dispatch.departments[%d].notify.url", i)); ok {
+			if d.Notify == nil {
+				d.Notify = &Notify{}
+			}
+			d.Notify.URL = Secret(v)
+		}
 	}
 	// Office and administrator tokens: MSB_ACCESS_OFFICE_<NAME>_TOKEN for a
 	// listed credential; MSB_OFFICE_TOKEN and MSB_ADMIN_TOKEN add one named
@@ -846,7 +870,20 @@ func (c *Config) Validate() error {
 			add(where+".id", "%q given twice", d.ID)
 		}
 		seenDept[d.ID] = true
-		if len(d.Token.Reveal()) < MinTokenLength && d.TokenFile == "" {
+		if n := d.Notify; n != nil {
+			if u, err := url.Parse(n.URL.Reveal()); n.URL == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				// The URL holds the robot's key: not quoted.
+				add(where+".notify.url", "must be an http(s) URL (set it in the file or MSB_DEPARTMENT_<ID>_NOTIFY_URL[_FILE])")
+			}
+			if n.Format != "wecom" && n.Format != "json" {
+				add(where+".notify.format", "is %q, want wecom or json", n.Format)
+			}
+			if len(n.MentionedMobileList) > 0 && n.Format != "wecom" {
+				add(where+".notify.mentioned_mobile_list", "is for the wecom format only")
+			}
+		}
+		// A department that only takes notices needs no token.
+		if (d.Token != "" || d.TokenFile != "" || d.Notify == nil) && len(d.Token.Reveal()) < MinTokenLength && d.TokenFile == "" {
 			add(where+".token", "must be at least %d characters (set it in the file, token_file or MSB_DEPARTMENT_<ID>_TOKEN[_FILE])", MinTokenLength)
 		}
 	}

@@ -192,6 +192,11 @@ func TestBadConfiguration(t *testing.T) {
 			want: []string{"access.admin[0].token_file: cannot read", "no such file"}},
 		{name: "tls cert without key", args: []string{"--http.tls-cert-file", "/x.pem"}, want: []string{"http.tls_cert_file and http.tls_key_file go together"}},
 		{name: "stall_after out of range", file: "http: {stall_after: 1ms}\n", want: []string{"http.stall_after: 1ms is out of range"}},
+		{name: "bad notice webhook", file: "dispatch:\n  departments:\n    - {id: yushan.gov, notify: {url: 'qyapi/send?key=k-secret-77', format: dingtalk, mentioned_mobile_list: ['1']}}\n",
+			want: []string{"dispatch.departments[0].notify.url: must be an http(s) URL", `dispatch.departments[0].notify.format: is "dingtalk", want wecom or json`,
+				"dispatch.departments[0].notify.mentioned_mobile_list: is for the wecom format only"}},
+		{name: "department with neither token nor webhook", file: "dispatch:\n  departments:\n    - {id: yushan.gov}\n",
+			want: []string{"dispatch.departments[0].token: must be at least 16"}},
 		{name: "bad env bool", env: map[string]string{"MSB_DB_MIGRATE": "perhaps"}, want: []string{`MSB_DB_MIGRATE: "perhaps"`}},
 		{name: "missing secret file", env: map[string]string{"MSB_DB_URL_FILE": "/nonexistent/db-url"}, want: []string{"MSB_DB_URL_FILE", "no such file"}},
 		{name: "missing config file", args: []string{"--config", "/nonexistent/c.yaml"}, want: []string{"config file", "no such file"}},
@@ -497,5 +502,26 @@ func TestExampleFileDecodes(t *testing.T) {
 	k := c.Kafka
 	if !k.TLS.Enabled || k.SASL.Mechanism != SASLScramSHA512 || k.SessionTimeout.D() != 10*time.Second || len(c.Sources) == 0 || c.Examples {
 		t.Errorf("example file decoded to %+v", c)
+	}
+}
+
+func TestDepartmentNotifyWebhook(t *testing.T) {
+	// A department that only takes notices needs no token; its webhook URL
+	// comes from the environment and is never printed.
+	cfgFile := writeFile(t, "c.yaml", "dispatch:\n  departments:\n    - {id: yushan.gov, notify: {format: wecom, mentioned_mobile_list: ['13800000000']}}\n")
+	url := "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-secret-77"
+	c, _, err := Parse("run", []string{"--config", cfgFile}, env(map[string]string{"MSB_DEPARTMENT_YUSHAN_GOV_NOTIFY_URL": url}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := c.Dispatch.Departments[0].Notify
+	if n == nil || n.URL.Reveal() != url || n.Format != "wecom" || len(n.MentionedMobileList) != 1 {
+		t.Fatalf("notify = %+v", n)
+	}
+	js, _ := json.Marshal(c)
+	for name, out := range map[string]string{"fmt": fmt.Sprintf("%+v", c), "json": string(js), "describe": c.Describe()} {
+		if strings.Contains(out, "k-secret-77") {
+			t.Errorf("%s printed the webhook key", name)
+		}
 	}
 }

@@ -150,15 +150,47 @@ func (d *Dispatcher) Resolve(ctx context.Context, actor Actor, id int64, text st
 	})
 }
 
-// Transfer hands an active assignment to another department (see the fair
-// clock rule in docs/architecture.md) and returns the new assignment.
+// Former lead's choices when a transfer makes an assisting department the
+// lead.
+const (
+	FormerLeadLeave  = "leave"
+	FormerLeadAssist = "assist"
+)
+
+// TransferRequest asks for a transfer of an assignment to department To,
+// with the reason. FormerLead matters only when a lead assignment goes to a
+// department that already assists on the case (the usual hand-over from a
+// city bureau to the district, 属地): that department becomes the lead, and
+// the former lead leaves ("leave") or stays on to assist ("assist").
+type TransferRequest struct {
+	To         string `json:"to"`
+	FormerLead string `json:"former_lead,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+// Transfer hands an active assignment to another department; see
+// TransferWith.
 func (d *Dispatcher) Transfer(ctx context.Context, actor Actor, id int64, to, reason string) (store.Assignment, error) {
-	to, reason = strings.TrimSpace(to), strings.TrimSpace(reason)
+	return d.TransferWith(ctx, actor, id, TransferRequest{To: to, Reason: reason})
+}
+
+// TransferWith hands an active assignment to another department (see the
+// fair clock rule in docs/architecture.md) and returns the receiving
+// department's assignment. The receiver may be any department the rule set
+// or the configuration knows, with or without an API token: its assignment
+// waits for it in the supervisor's list. A lead assignment handed to a
+// department that assists on the case makes that assignment the lead one.
+// Every transfer is an audit event with who, when and why.
+func (d *Dispatcher) TransferWith(ctx context.Context, actor Actor, id int64, req TransferRequest) (store.Assignment, error) {
+	to, reason, former := strings.TrimSpace(req.To), strings.TrimSpace(req.Reason), strings.TrimSpace(req.FormerLead)
 	if to == "" || reason == "" {
 		return store.Assignment{}, invalid("a transfer needs a department (to) and a reason")
 	}
-	if len(d.known) > 0 && !d.known[to] {
+	if !d.knows(to) {
 		return store.Assignment{}, invalid("unknown department %q", to)
+	}
+	if former != "" && former != FormerLeadLeave && former != FormerLeadAssist {
+		return store.Assignment{}, invalid("former_lead is %q, want %q or %q", former, FormerLeadLeave, FormerLeadAssist)
 	}
 	var newID int64
 	_, err := d.act(ctx, actor, id, func(tx store.Tx, a store.Assignment, now time.Time) error {
@@ -170,7 +202,16 @@ func (d *Dispatcher) Transfer(ctx context.Context, actor Actor, id int64, to, re
 			return err
 		}
 		if len(others) > 0 {
-			return conflict("%q already holds assignment %d of case %s", to, others[0].ID, a.CaseNo)
+			o := others[0]
+			if a.Role != model.RoleLead || o.Role != model.RoleAssist {
+				return conflict("%q already holds assignment %d of case %s", to, o.ID, a.CaseNo)
+			}
+			if former == "" {
+				return invalid("%q assists on case %s: say whether the former lead leaves or assists (former_lead %q or %q)",
+					to, a.CaseNo, FormerLeadLeave, FormerLeadAssist)
+			}
+			newID = o.ID
+			return d.handOver(ctx, tx, actor, a, o, former, reason, now)
 		}
 		ok, err := d.st.MarkTransferred(ctx, tx, id, to, now)
 		if err != nil {
@@ -194,6 +235,16 @@ func (d *Dispatcher) Transfer(ctx context.Context, actor Actor, id int64, to, re
 			"claim_by": n.ClaimBy, "reply_by": n.ReplyBy, "close_by": n.CloseBy}); err != nil {
 			return err
 		}
+		n.ID, n.CaseNo = newID, a.CaseNo
+		if err := d.event(ctx, tx, store.Event{At: now, Kind: "assignment.created", CaseID: &a.CaseID, AssignmentID: &newID, Actor: actor.ID},
+			map[string]any{"department": to, "role": n.Role, "policy_version": n.PolicyVersion, "transferred_from": a.ID,
+				"claim_by": n.ClaimBy, "reply_by": n.ReplyBy, "close_by": n.CloseBy}); err != nil {
+			return err
+		}
+		if err := d.queueNotice(ctx, tx, n, NoticeAssigned, n.ClaimBy,
+			fmt.Sprintf("由%s转来，理由：%s", d.deptName(a.Department, nil), reason), now); err != nil {
+			return err
+		}
 		from := d.citizenName(a.Department, nil)
 		return d.progress(ctx, tx, a.CaseID, reply.Transfer, reply.Data{CaseNo: a.CaseNo, Dept: from, To: d.citizenName(to, nil),
 			Link: d.link(a.CaseNo)}, from, now)
@@ -202,6 +253,64 @@ func (d *Dispatcher) Transfer(ctx context.Context, actor Actor, id int64, to, re
 		return store.Assignment{}, err
 	}
 	return d.st.GetAssignment(ctx, nil, newID)
+}
+
+// handOver makes the assisting assignment o the lead of the case of the
+// lead assignment a; a's department leaves (a ends as transferred) or stays
+// on to assist (a keeps its state and deadlines, now as an assistant). o
+// keeps its own state and deadlines: the department has had the case since
+// it was opened.
+func (d *Dispatcher) handOver(ctx context.Context, tx store.Tx, actor Actor, a, o store.Assignment, former, reason string, now time.Time) error {
+	if former == FormerLeadLeave {
+		ok, err := d.st.MarkTransferred(ctx, tx, a.ID, o.Department, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return conflict("assignment %d is %s, only an active assignment can be transferred", a.ID, a.State)
+		}
+	} else {
+		ok, err := d.st.SetAssignmentRole(ctx, tx, a.ID, model.RoleAssist, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return conflict("assignment %d is %s, only an active assignment can be transferred", a.ID, a.State)
+		}
+	}
+	ok, err := d.st.SetAssignmentRole(ctx, tx, o.ID, model.RoleLead, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return conflict("assignment %d of %q is %s, no longer active", o.ID, o.Department, o.State)
+	}
+	if err := d.st.SetCaseLead(ctx, tx, a.CaseID, o.Department, now); err != nil {
+		return err
+	}
+	if err := d.auditAssignment(ctx, tx, a, "assignment.transferred", actor, now, map[string]any{
+		"to": o.Department, "reason": reason, "new_assignment_id": o.ID, "former_lead": former,
+		"claim_by": o.ClaimBy, "reply_by": o.ReplyBy, "close_by": o.CloseBy}); err != nil {
+		return err
+	}
+	if err := d.auditAssignment(ctx, tx, o, "assignment.role_changed", actor, now, map[string]any{
+		"from_role": model.RoleAssist, "role": model.RoleLead, "reason": reason, "transferred_from": a.ID}); err != nil {
+		return err
+	}
+	if former == FormerLeadAssist {
+		if err := d.auditAssignment(ctx, tx, a, "assignment.role_changed", actor, now, map[string]any{
+			"from_role": model.RoleLead, "role": model.RoleAssist, "reason": reason}); err != nil {
+			return err
+		}
+	}
+	o.Role = model.RoleLead
+	if err := d.queueNotice(ctx, tx, o, NoticeLead, o.ReplyBy,
+		fmt.Sprintf("由%s转来，理由：%s", d.deptName(a.Department, nil), reason), now); err != nil {
+		return err
+	}
+	from := d.citizenName(a.Department, nil)
+	return d.progress(ctx, tx, a.CaseID, reply.Transfer, reply.Data{CaseNo: a.CaseNo, Dept: from, To: d.citizenName(o.Department, nil),
+		Link: d.link(a.CaseNo)}, from, now)
 }
 
 // transferred is the receiving department's assignment under the fair clock
@@ -344,6 +453,10 @@ func (d *Dispatcher) Unmerge(ctx context.Context, actor Actor, postID, reason st
 				map[string]any{"department": a.Department, "role": a.Role, "policy_version": d.opts.PolicyVersion}); err != nil {
 				return err
 			}
+			n.ID, n.CaseNo = aid, no
+			if err := d.queueNotice(ctx, tx, n, NoticeAssigned, n.ClaimBy, "市民反映："+citizenWords(summary), now); err != nil {
+				return err
+			}
 		}
 		for _, cid := range []int64{from.ID, newID} {
 			if err := d.event(ctx, tx, store.Event{At: now, Kind: "case.unmerged", CaseID: &cid, PostID: postID, Actor: actor.ID},
@@ -394,7 +507,7 @@ func (d *Dispatcher) RouteTriage(ctx context.Context, actor Actor, postID string
 		return model.Case{}, invalid("routing needs a lead department and a reason")
 	}
 	for _, dep := range append([]string{r.Lead}, r.Assist...) {
-		if len(d.known) > 0 && !d.known[dep] {
+		if !d.knows(dep) {
 			return model.Case{}, invalid("unknown department %q", dep)
 		}
 	}

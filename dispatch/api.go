@@ -29,7 +29,7 @@ import (
 //	POST /api/assignments/{id}/claim
 //	POST /api/assignments/{id}/reply     {"text": "..."}
 //	POST /api/assignments/{id}/resolve   {"text": "..."}
-//	POST /api/assignments/{id}/transfer  {"to": "dept", "reason": "..."}
+//	POST /api/assignments/{id}/transfer  {"to": "dept", "former_lead": "leave|assist", "reason": "..."}
 //	POST /api/assignments/{id}/reopen    {"reason": "..."}
 //	GET  /api/cases?state=open&department=&district=&since=&text=&limit=&cursor=  (see ParseCaseQuery)
 //	GET  /api/cases/{no}                 the case, its assignments and audit events
@@ -157,12 +157,12 @@ func (d *Dispatcher) Endpoints() []Endpoint {
 		return d.Resolve(r.Context(), a, id, body.Text)
 	})
 	h("POST /api/assignments/{id}/transfer", "transfer", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
-		var body struct{ To, Reason string }
+		var body TransferRequest
 		id, err := pathIDBody(r, &body)
 		if err != nil {
 			return nil, err
 		}
-		return d.Transfer(r.Context(), a, id, body.To, body.Reason)
+		return d.TransferWith(r.Context(), a, id, body)
 	})
 	h("POST /api/assignments/{id}/reopen", "reopen", func(_ http.ResponseWriter, r *http.Request, a Actor) (any, error) {
 		var body struct{ Reason string }

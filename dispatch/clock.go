@@ -37,6 +37,7 @@ func (d *Dispatcher) RunClock(ctx context.Context, every time.Duration) error {
 func (d *Dispatcher) Tick(ctx context.Context, now time.Time) error {
 	now = now.UTC().Truncate(time.Microsecond)
 	lead := max(d.opts.ReminderLead, 0)
+	total := 0
 	for {
 		due, err := d.st.DueNotices(ctx, nil, now, lead, noticeBatch, d.skip)
 		if err != nil {
@@ -52,11 +53,15 @@ func (d *Dispatcher) Tick(ctx context.Context, now time.Time) error {
 				issued++
 			}
 		}
+		total += issued
 		// A batch that issued nothing new means another dispatcher issued
 		// them meanwhile: stop rather than spin.
 		if len(due) < noticeBatch || issued == 0 {
 			break
 		}
+	}
+	if total > 0 && len(d.opts.Notify) > 0 {
+		d.notifySender() // notices were queued for departments' webhooks
 	}
 	d.m.lastTick.Set(float64(now.Unix()))
 	counts, err := d.st.OutboxCounts(ctx)
@@ -87,7 +92,7 @@ func (d *Dispatcher) issue(ctx context.Context, n store.Notice, now time.Time) (
 		return false, err
 	}
 	if ok {
-		d.m.notices.WithLabelValues(n.Kind).Inc()
+		d.m.notices.WithLabelValues(n.Kind, n.Department).Inc()
 		d.log.InfoContext(ctx, "deadline notice", "kind", n.Kind, "assignment_id", n.AssignmentID,
 			"department", n.Department, "deadline", n.Deadline)
 	}
@@ -108,12 +113,16 @@ func (d *Dispatcher) issueNotice(ctx context.Context, tx store.Tx, a store.Assig
 	err = d.event(ctx, tx, store.Event{At: now, Kind: kind, CaseID: &a.CaseID, AssignmentID: &a.ID, Actor: "clock",
 		DedupKey: fmt.Sprintf("notice:%d:%s:%d", n.AssignmentID, n.Kind, n.Deadline.UnixMicro())},
 		map[string]any{"department": n.Department, "deadline": n.Deadline, "case_no": a.CaseNo, "state": a.State})
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	return true, d.queueNotice(ctx, tx, a, n.Kind, n.Deadline, "", now)
 }
 
 // issueEarnedCards issues, in tx, the cards a is due at now before an
 // action changes its state: a claim, reply, transfer or resolve after a
 // missed deadline keeps its card even if the clock has not ticked since.
+// Closing is the lead's: an assisting department earns no red card.
 func (d *Dispatcher) issueEarnedCards(ctx context.Context, tx store.Tx, a store.Assignment, now time.Time) error {
 	var due []store.Notice
 	add := func(open bool, deadline time.Time, kind string) {
@@ -125,14 +134,14 @@ func (d *Dispatcher) issueEarnedCards(ctx context.Context, tx store.Tx, a store.
 	claimed := a.State == model.AssignmentClaimed
 	add(pending, a.ClaimBy, store.NoticeYellow)
 	add(pending || claimed, a.ReplyBy, store.NoticeOrange)
-	add(pending || claimed || a.State == model.AssignmentReplied, a.CloseBy, store.NoticeRed)
+	add(a.Role == model.RoleLead && (pending || claimed || a.State == model.AssignmentReplied), a.CloseBy, store.NoticeRed)
 	for _, n := range due {
 		ok, err := d.issueNotice(ctx, tx, a, n, now)
 		if err != nil {
 			return err
 		}
 		if ok {
-			d.m.notices.WithLabelValues(n.Kind).Inc()
+			d.m.notices.WithLabelValues(n.Kind, n.Department).Inc()
 		}
 	}
 	return nil

@@ -68,7 +68,8 @@ func TestClockIssuesEachNoticeOnceAcrossRestart(t *testing.T) {
 					t.Fatal(err)
 				}
 			}, want: []string{"cgj:orange", "cgj:remind_claim", "cgj:remind_reply", "cgj:yellow", "ldj:orange", "ldj:remind_claim", "ldj:remind_reply"}},
-			{at: h(7*24 + 1), want: []string{"cgj:orange", "cgj:red", "cgj:remind_claim", "cgj:remind_reply", "cgj:yellow",
+			// Closing is the lead's: the assisting department gets no red card.
+			{at: h(7*24 + 1), want: []string{"cgj:orange", "cgj:remind_claim", "cgj:remind_reply", "cgj:yellow",
 				"ldj:orange", "ldj:red", "ldj:remind_claim", "ldj:remind_reply"}},
 		}
 		for i, s := range steps {
@@ -102,11 +103,11 @@ func TestClockIssuesEachNoticeOnceAcrossRestart(t *testing.T) {
 		for _, e := range evs {
 			kinds[e.Kind]++
 		}
-		if kinds["card.yellow"] != 1 || kinds["card.orange"] != 2 || kinds["card.red"] != 2 || kinds["reminder.claim"] != 2 {
+		if kinds["card.yellow"] != 1 || kinds["card.orange"] != 2 || kinds["card.red"] != 1 || kinds["reminder.claim"] != 2 {
 			t.Errorf("audit events by kind = %v", kinds)
 		}
 		a, _ := st.GetAssignment(ctx, nil, assist.ID)
-		if fmt.Sprint(a.Cards) != "[yellow orange red]" {
+		if fmt.Sprint(a.Cards) != "[yellow orange]" {
 			t.Errorf("assist cards = %v", a.Cards)
 		}
 	})
@@ -219,6 +220,114 @@ func TestClockConfiguredNotices(t *testing.T) {
 		}
 		if got := strings.Join(notices(t, st), " "); got != "ldj:red ldj:yellow" {
 			t.Errorf("notices = %s, want only yellow and red (orange and reminders off)", got)
+		}
+	})
+}
+
+func TestClockCardsAssistOnlyForItsOwnDeadlines(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newFakeClock(start)
+		d := newTestDispatcher(t, st, clk)
+		mustHandle(t, d, decision(model.ChannelReplay, "a1", "路灯坏了", []string{"路灯", "坏"}, nil, huashan, ldj, cgj, fire))
+		as, _ := st.ListAssignments(ctx, nil, store.AssignmentFilter{})
+		lead, onTime, late := as[0], as[1], as[2]
+		h := func(n int) time.Time { return start.Add(time.Duration(n) * time.Hour) }
+		act := func(at time.Time, f func() (store.Assignment, error)) {
+			t.Helper()
+			clk.Set(at)
+			if _, err := f(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// cgj assists on time; fire claims late and replies late; the lead
+		// claims and replies on time but never closes.
+		act(h(2), func() (store.Assignment, error) { return d.Claim(ctx, Actor{ID: "cgj"}, onTime.ID) })
+		act(h(3), func() (store.Assignment, error) {
+			return d.Reply(ctx, Actor{ID: "cgj"}, onTime.ID, "已配合现场核查")
+		})
+		act(h(4), func() (store.Assignment, error) { return d.Claim(ctx, Actor{ID: "ldj"}, lead.ID) })
+		act(h(5), func() (store.Assignment, error) { return d.Reply(ctx, Actor{ID: "ldj"}, lead.ID, "已安排维修") })
+		act(h(30), func() (store.Assignment, error) { return d.Claim(ctx, Actor{ID: "fire"}, late.ID) })
+		act(h(80), func() (store.Assignment, error) {
+			return d.Reply(ctx, Actor{ID: "fire"}, late.ID, "已检查消防设施")
+		})
+		for n := 6; n <= 10*24; n += 6 {
+			if err := d.Tick(ctx, h(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cards := map[int64]string{}
+		for _, a := range []store.Assignment{lead, onTime, late} {
+			got, err := st.GetAssignment(ctx, nil, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cards[a.ID] = fmt.Sprint(got.Cards)
+		}
+		if cards[lead.ID] != "[red]" {
+			t.Errorf("lead's cards = %s, want [red] for the missed close", cards[lead.ID])
+		}
+		if cards[onTime.ID] != "[]" {
+			t.Errorf("on-time assistant's cards = %s, want none for the lead's lateness", cards[onTime.ID])
+		}
+		if cards[late.ID] != "[yellow orange]" {
+			t.Errorf("late assistant's cards = %s, want [yellow orange] for its own claim and reply", cards[late.ID])
+		}
+		if n := count(t, st, `SELECT count(*) FROM notices WHERE kind = 'remind_close' AND department <> 'ldj'`); n != 0 {
+			t.Errorf("close reminders to assistants = %d", n)
+		}
+	})
+}
+
+func TestReminderAtAFractionOfAShortDeadline(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newFakeClock(start)
+		// remind_before (6h) is longer than the urgent route's claim (2h)
+		// and reply (4h) deadlines.
+		d := New(st, Options{Now: clk.Now, Departments: testDepartments, ReminderLead: 6 * time.Hour}, nil, nil)
+		dec := decision(model.ChannelReplay, "u1", "燃气泄漏", []string{"燃气", "泄漏"}, nil, huashan, gas)
+		dec.Priority = model.PriorityUrgent
+		dec.SLA = &model.SLA{Claim: model.Duration(2 * time.Hour), Reply: model.Duration(4 * time.Hour), Close: model.Duration(24 * time.Hour)}
+		mustHandle(t, d, dec)
+		for m := 1; m <= 25*60; m += 5 {
+			if err := d.Tick(ctx, start.Add(time.Duration(m)*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		issued := map[string]time.Duration{}
+		rows, err := st.DB.Query(ctx, `SELECT kind, issued_at FROM notices`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var kind string
+			var at time.Time
+			if err := rows.Scan(&kind, &at); err != nil {
+				t.Fatal(err)
+			}
+			issued[kind] = at.Sub(start)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		// Ticks every five minutes from 1m: the first tick at or after two
+		// thirds of each short deadline; the week-long close keeps its 6h lead.
+		for kind, want := range map[string]time.Duration{
+			store.NoticeRemindClaim: 81 * time.Minute,           // 2/3 of 2h = 80m
+			store.NoticeRemindReply: 161 * time.Minute,          // 2/3 of 4h = 160m
+			store.NoticeRemindClose: 18*time.Hour + time.Minute, // 24h - 6h
+			store.NoticeYellow:      2*time.Hour + time.Minute,
+			store.NoticeOrange:      4*time.Hour + time.Minute,
+			store.NoticeRed:         24*time.Hour + time.Minute,
+		} {
+			if got, ok := issued[kind]; !ok || got != want {
+				t.Errorf("%s issued at %s after opening (issued: %v), want %s", kind, got, ok, want)
+			}
 		}
 	})
 }

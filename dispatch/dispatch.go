@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/notify"
 	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/store"
 )
@@ -59,8 +61,10 @@ type Options struct {
 	// the rule set's.
 	Departments []DepartmentAuth
 	// DepartmentNames returns the current rule set's department names by
-	// ID: the names replies, reports and the API show. Nil: only the names
-	// in Departments and in decisions are known.
+	// ID: the names replies, reports and the API show. Transfers and
+	// routing accept any of these departments, with or without an API
+	// token. Nil: only the names in Departments and in decisions are known,
+	// and only configured departments receive work.
 	DepartmentNames func() map[string]string
 	// CategoryNames returns the current rule set's category names by ID,
 	// for replies and reports (nil: IDs are shown).
@@ -82,6 +86,13 @@ type Options struct {
 	// Rates overrides a channel's send rate (default: the replier's own Rate
 	// and Burst methods when it has them, else 1/s).
 	Rates map[model.Channel]rate.Limit
+	// Notify gives the webhook of each department that takes notices (new
+	// assignments, reminders, cards), by department ID; NotifyHTTP is the
+	// client that posts them (default: 10s timeout). CaseURL, when set, is
+	// the link a notice carries, with {case_no} replaced.
+	Notify     map[string]notify.Target
+	NotifyHTTP *http.Client
+	CaseURL    string
 	// WeChat names the subscribe-message template's keys.
 	WeChat WeChatFields
 	// Now is the clock (default time.Now); tests inject a fake.
@@ -436,6 +447,10 @@ func (d *Dispatcher) newCase(ctx context.Context, tx store.Tx, dec model.Decisio
 				"claim_by": a.ClaimBy, "reply_by": a.ReplyBy, "close_by": a.CloseBy}); err != nil {
 			return 0, "", err
 		}
+		a.ID, a.CaseNo = aid, no
+		if err := d.queueNotice(ctx, tx, a, NoticeAssigned, a.ClaimBy, "市民反映："+citizenWords(dec.Post.Text), now); err != nil {
+			return 0, "", err
+		}
 	}
 	lead := d.citizenName(dec.Lead.ID, dec.Lead)
 	// The acknowledgement states this case's own deadlines, the route's
@@ -550,6 +565,23 @@ func (d *Dispatcher) departmentNames() map[string]string {
 	}
 	maps.Copy(out, d.names)
 	return out
+}
+
+// knows reports whether id may receive an assignment: a department of the
+// rule set or of the configuration. With neither listing any department,
+// every ID is accepted.
+func (d *Dispatcher) knows(id string) bool {
+	if d.known[id] {
+		return true
+	}
+	var names map[string]string
+	if d.opts.DepartmentNames != nil {
+		names = d.opts.DepartmentNames()
+	}
+	if _, ok := names[id]; ok {
+		return true
+	}
+	return len(d.known) == 0 && len(names) == 0
 }
 
 func districtNames(ds []model.District) string {

@@ -9,6 +9,7 @@ type metrics struct {
 	decisions     *prometheus.CounterVec
 	handleSeconds prometheus.Histogram
 	notices       *prometheus.CounterVec
+	noticeSends   *prometheus.CounterVec
 	sends         *prometheus.CounterVec
 	api           *prometheus.CounterVec
 	lastTick      prometheus.Gauge
@@ -29,8 +30,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		notices: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "mashangban_dispatch_notices_total",
-			Help: "Reminders and cards issued by the deadline clock, by kind (remind_claim, remind_reply, remind_close, yellow, orange, red).",
-		}, []string{"kind"}),
+			Help: "Reminders and cards issued by the deadline clock, by kind (remind_claim, remind_reply, remind_close, yellow, orange, red) and department.",
+		}, []string{"kind", "department"}),
+		noticeSends: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "mashangban_notice_deliveries_total",
+			Help: "Notice delivery attempts to departments' webhooks by department and result (sent, retry, failed).",
+		}, []string{"department", "result"}),
 		sends: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "mashangban_replies_total",
 			Help: "Reply send attempts by channel and result (sent, already_sent, skipped, retry, failed).",
@@ -45,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		outbox: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "mashangban_outbox_replies",
-			Help: "Replies in the outbox by state (queued, sending, sent, skipped, failed), read at each clock tick.",
+			Help: "Replies to citizens and notices to departments in the outbox by state (queued, sending, sent, skipped, failed), read at each clock tick.",
 		}, []string{"state"}),
 	}
 }

@@ -375,6 +375,9 @@ func lateness(e *ExposureItem, a store.ExposedAssignment, asOf time.Time) {
 		deadline time.Time
 		done     *time.Time
 	}{{stepClose, a.CloseBy, a.ResolvedAt}, {stepReply, a.ReplyBy, a.RepliedAt}, {stepClaim, a.ClaimBy, a.ClaimedAt}} {
+		if s.step == stepClose && a.Role == string(model.RoleAssist) {
+			continue // closing is the lead's
+		}
 		stop := end
 		if s.done != nil && s.done.Before(stop) {
 			stop = *s.done

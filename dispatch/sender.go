@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,6 +144,11 @@ func (w *worker) attempt(ctx context.Context, it store.OutboxItem) error {
 	it.Attempts++
 	rep := reply.Reply{PostID: it.PostID, NativeID: it.NativeID, AuthorID: it.AuthorID, Kind: it.Kind,
 		CaseNo: it.CaseNo, Text: it.Text, Fields: it.Fields}
+	_, once := w.r.(atMostOnce)
+	if recovered && once {
+		// Interrupted mid-call: it may have arrived, and it is not sent twice.
+		return w.finish(ctx, it, store.OutboxFailed, "", "interrupted during delivery; may have arrived, not sent again", "failed")
+	}
 	if recovered {
 		sent, err := w.r.Sent(ctx, rep)
 		if ctx.Err() != nil {
@@ -171,10 +178,16 @@ func (w *worker) attempt(ctx context.Context, it store.OutboxItem) error {
 	case errors.As(err, &be):
 		// The platform refused before doing anything: not delivered.
 		w.pause = d.now().Add(be.Wait)
-		d.m.sends.WithLabelValues(string(w.ch), "retry").Inc()
+		w.count("retry")
 		return d.st.RetrySend(ctx, it.ID, store.OutboxQueued, w.pause, err.Error())
 	case errors.Is(err, ingest.ErrRateLimited):
 		return w.retry(ctx, it, store.OutboxQueued, err)
+	case once && errors.Is(err, ingest.ErrTransient):
+		// Certainly not taken (busy, connection refused): send again.
+		return w.retry(ctx, it, store.OutboxQueued, err)
+	case once:
+		// Refused for good, or the answer was lost: not sent again.
+		return w.finish(ctx, it, store.OutboxFailed, "", err.Error(), "failed")
 	}
 	return w.retry(ctx, it, store.OutboxSending, err)
 }
@@ -184,8 +197,8 @@ func (w *worker) retry(ctx context.Context, it store.OutboxItem, state string, c
 	if it.Attempts >= d.opts.MaxAttempts {
 		return w.finish(ctx, it, store.OutboxFailed, "", cause.Error(), "failed")
 	}
-	d.m.sends.WithLabelValues(string(w.ch), "retry").Inc()
-	w.log.WarnContext(ctx, "reply not sent, will retry", "post_id", it.PostID, "attempts", it.Attempts,
+	w.count("retry")
+	w.log.WarnContext(ctx, what(it)+" not sent, will retry", "post_id", it.PostID, "attempts", it.Attempts,
 		"category", ingest.Class(cause), "error", cause)
 	return d.st.RetrySend(ctx, it.ID, state, d.now().Add(d.backoff(it.Attempts)), cause.Error())
 }
@@ -205,6 +218,10 @@ func (w *worker) finish(ctx context.Context, it store.OutboxItem, state, remoteI
 		if err := d.st.FinishSend(ctx, tx, it.ID, state, remoteID, reason, now); err != nil {
 			return err
 		}
+		if it.Kind == store.OutboxNotice {
+			return d.event(ctx, tx, noticeEvent(it, state, now), map[string]any{"notice": it.Fields["kind"], "case_no": it.CaseNo,
+				"department": it.Fields["department"], "key": it.PostID, "attempts": it.Attempts, "reason": reason})
+		}
 		return d.event(ctx, tx, store.Event{At: now, Kind: "reply." + state, PostID: it.PostID, Actor: "sender",
 			DedupKey: fmt.Sprintf("reply:%d:%s", it.ID, state)},
 			map[string]any{"kind": it.Kind, "case_no": it.CaseNo, "channel": it.Channel, "attempts": it.Attempts,
@@ -213,9 +230,40 @@ func (w *worker) finish(ctx context.Context, it store.OutboxItem, state, remoteI
 	if err != nil {
 		return err
 	}
-	d.m.sends.WithLabelValues(string(w.ch), result).Inc()
-	w.log.InfoContext(ctx, "reply "+state, "post_id", it.PostID, "case_no", it.CaseNo, "kind", it.Kind, "reason", reason)
+	w.count(result)
+	w.log.InfoContext(ctx, what(it)+" "+state, "post_id", it.PostID, "case_no", it.CaseNo, "kind", it.Kind, "reason", reason)
 	return nil
+}
+
+// what names an outbox item in log lines.
+func what(it store.OutboxItem) string {
+	if it.Kind == store.OutboxNotice {
+		return "notice"
+	}
+	return "reply"
+}
+
+// count adds one to the channel's send metric: notices by department,
+// replies by channel.
+func (w *worker) count(result string) {
+	if dept, ok := strings.CutPrefix(string(w.ch), noticeChannelPrefix); ok {
+		w.d.m.noticeSends.WithLabelValues(dept, result).Inc()
+		return
+	}
+	w.d.m.sends.WithLabelValues(string(w.ch), result).Inc()
+}
+
+// noticeEvent is the audit event of a notice's delivery: notice.sent or
+// notice.failed, on the notice's case and assignment.
+func noticeEvent(it store.OutboxItem, state string, now time.Time) store.Event {
+	e := store.Event{At: now, Kind: "notice." + state, Actor: "sender", DedupKey: fmt.Sprintf("notice:%d:%s", it.ID, state)}
+	if id, err := strconv.ParseInt(it.Fields["case_id"], 10, 64); err == nil {
+		e.CaseID = &id
+	}
+	if id, err := strconv.ParseInt(it.Fields["assignment_id"], 10, 64); err == nil {
+		e.AssignmentID = &id
+	}
+	return e
 }
 
 // LogReplier is the replay channel's replier: it writes each reply as a log

@@ -250,6 +250,9 @@ func publicStep(e store.Event, caseNo string, n names) (Step, bool) {
 		Text       string `json:"text"`
 		To         string `json:"to"`
 		From       string `json:"from"`
+		// TransferredFrom is set on the assignment a transfer creates:
+		// the transfer step already names the department it went to.
+		TransferredFrom int64 `json:"transferred_from"`
 	}
 	if len(e.Detail) > 0 {
 		// A detail that does not decode leaves the fields empty: the step
@@ -259,6 +262,9 @@ func publicStep(e store.Event, caseNo string, n names) (Step, bool) {
 	dept := n.department(d.Department)
 	switch e.Kind {
 	case "assignment.created":
+		if d.TransferredFrom != 0 {
+			return Step{}, false
+		}
 		if d.Role == string(model.RoleAssist) {
 			return Step{Kind: "assisting", Title: "分派", Department: dept, Text: dept + "协同办理。"}, true
 		}

@@ -186,6 +186,20 @@ func (s *Store) MarkTransferred(ctx context.Context, q Querier, id int64, to str
 	return n == 1, nil
 }
 
+// SetAssignmentRole changes the role of an active assignment (a hand-over
+// makes an assisting department the lead, and the former lead may stay on
+// to assist). ok is false when the assignment is no longer active.
+func (s *Store) SetAssignmentRole(ctx context.Context, q Querier, id int64, role model.Role, at time.Time) (ok bool, err error) {
+	n, err := s.querier(q).Exec(ctx, `
+		UPDATE assignments
+		SET role = $2, updated_at = $3
+		WHERE id = $1 AND state IN ('pending', 'claimed', 'replied')`, id, string(role), at)
+	if err != nil {
+		return false, fmt.Errorf("set role of assignment %d: %w", id, err)
+	}
+	return n == 1, nil
+}
+
 // Reopen takes a resolved assignment back to claimed with a new close
 // deadline. ok is false when it is not resolved.
 func (s *Store) Reopen(ctx context.Context, q Querier, id int64, closeBy, at time.Time) (ok bool, err error) {
@@ -235,30 +249,42 @@ func (s *Store) InsertNotice(ctx context.Context, q Querier, n Notice) (inserted
 }
 
 // DueNotices returns, for active assignments, the notices that are due at
-// now and not issued yet: a reminder when now is within lead of a deadline
-// not yet passed, a card when the deadline has passed (now is after it: a
-// step done at the deadline itself is on time). Kinds in skip are never
+// now and not issued yet: a reminder when the deadline is not yet passed and
+// now is within lead of it and two thirds of the way from the assignment's
+// creation to it (so that a deadline shorter than lead is reminded of at two
+// thirds of its time, not at once); a card when the deadline has passed (now
+// is after it: a step done at the deadline itself is on time). Closing is
+// the lead department's: an assisting department is reminded of and carded
+// for its own claim and reply deadlines only. Kinds in skip are never
 // returned. At most limit assignments are looked at per call.
 func (s *Store) DueNotices(ctx context.Context, q Querier, now time.Time, lead time.Duration, limit int, skip map[string]bool) ([]Notice, error) {
 	soon := now.Add(lead)
 	on := func(kind string) bool { return !skip[kind] }
+	// twoThirds is true when now is at least two thirds of the way from
+	// created_at to the deadline x.
+	twoThirds := func(x string) string {
+		return `3 * (julianday(` + x + `) - julianday($1)) <= julianday(` + x + `) - julianday(a.created_at)`
+	}
+	if s.DB.Dialect() == Postgres {
+		twoThirds = func(x string) string { return `3 * (` + x + ` - $1::timestamptz) <= ` + x + ` - a.created_at` }
+	}
 	// Each branch: the step is still open for the state, the deadline is
 	// due, and no notice of that kind exists for this deadline.
 	rows, err := s.querier(q).Query(ctx, `
-		SELECT a.id, a.department, a.state, a.claim_by, a.reply_by, a.close_by
+		SELECT a.id, a.department, a.role, a.state, a.claim_by, a.reply_by, a.close_by, a.created_at
 		FROM assignments a
 		WHERE a.state IN ('pending', 'claimed', 'replied') AND (
 		       (a.state = 'pending' AND $4 AND a.claim_by < $1
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'yellow' AND n.deadline = a.claim_by))
-		    OR (a.state = 'pending' AND $5 AND a.claim_by >= $1 AND a.claim_by <= $2
+		    OR (a.state = 'pending' AND $5 AND a.claim_by >= $1 AND a.claim_by <= $2 AND `+twoThirds("a.claim_by")+`
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'remind_claim' AND n.deadline = a.claim_by))
 		    OR (a.state IN ('pending', 'claimed') AND $6 AND a.reply_by < $1
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'orange' AND n.deadline = a.reply_by))
-		    OR (a.state IN ('pending', 'claimed') AND $7 AND a.reply_by >= $1 AND a.reply_by <= $2
+		    OR (a.state IN ('pending', 'claimed') AND $7 AND a.reply_by >= $1 AND a.reply_by <= $2 AND `+twoThirds("a.reply_by")+`
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'remind_reply' AND n.deadline = a.reply_by))
-		    OR ($8 AND a.close_by < $1
+		    OR (a.role = 'lead' AND $8 AND a.close_by < $1
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'red' AND n.deadline = a.close_by))
-		    OR ($9 AND a.close_by >= $1 AND a.close_by <= $2
+		    OR (a.role = 'lead' AND $9 AND a.close_by >= $1 AND a.close_by <= $2 AND `+twoThirds("a.close_by")+`
 		        AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.assignment_id = a.id AND n.kind = 'remind_close' AND n.deadline = a.close_by))
 		)
 		ORDER BY a.id
@@ -271,11 +297,11 @@ func (s *Store) DueNotices(ctx context.Context, q Querier, now time.Time, lead t
 	var out []Notice
 	for rows.Next() {
 		var (
-			id                        int64
-			dept, state               string
-			claimBy, replyBy, closeBy time.Time
+			id                                   int64
+			dept, role, state                    string
+			claimBy, replyBy, closeBy, createdAt time.Time
 		)
-		if err := rows.Scan(&id, &dept, &state, &claimBy, &replyBy, &closeBy); err != nil {
+		if err := rows.Scan(&id, &dept, &role, &state, &claimBy, &replyBy, &closeBy, &createdAt); err != nil {
 			return nil, fmt.Errorf("due notices: %w", err)
 		}
 		add := func(kind string, deadline time.Time) {
@@ -288,19 +314,30 @@ func (s *Store) DueNotices(ctx context.Context, q Querier, now time.Time, lead t
 			case !open:
 			case deadline.Before(now):
 				add(card, deadline)
-			case !deadline.After(soon):
+			case !now.Before(RemindAt(createdAt, deadline, lead)):
 				add(remind, deadline)
 			}
 		}
 		// Already-issued ones are returned too; InsertNotice drops them.
 		step(state == "pending", claimBy, NoticeRemindClaim, NoticeYellow)
 		step(state == "pending" || state == "claimed", replyBy, NoticeRemindReply, NoticeOrange)
-		step(true, closeBy, NoticeRemindClose, NoticeRed)
+		step(role == string(model.RoleLead), closeBy, NoticeRemindClose, NoticeRed)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("due notices: %w", err)
 	}
 	return out, nil
+}
+
+// RemindAt is when the reminder of a deadline goes out: lead before it, but
+// not before two thirds of the time from created to the deadline have
+// passed.
+func RemindAt(created, deadline time.Time, lead time.Duration) time.Time {
+	at := deadline.Add(-lead)
+	if third := deadline.Add(-deadline.Sub(created) / 3); third.After(at) {
+		at = third
+	}
+	return at
 }
 
 // cards returns the cards issued for each assignment, in issue order.

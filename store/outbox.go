@@ -18,10 +18,13 @@ const (
 	OutboxFailed  = "failed"
 )
 
-// Outbox kinds: the acknowledgement (one per post) and progress replies.
+// Outbox kinds: the acknowledgement (one per post) and progress replies to
+// citizens, and notices to departments (PostID is then the notice's key,
+// Channel "notify:<department>").
 const (
 	ReplyAck      = "ack"
 	ReplyProgress = "progress"
+	OutboxNotice  = "notice"
 )
 
 // OutboxItem is a reply to a citizen waiting to be sent, or sent.

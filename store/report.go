@@ -57,7 +57,8 @@ func (s *Store) WeekAssignmentCounts(ctx context.Context, from, to, asOf time.Ti
 
 // OverdueCounts counts, per department, the active assignments whose current
 // step is past its deadline at asOf (claim while pending, first reply while
-// claimed, close at any active state).
+// claimed, close at any active state for the lead; closing is not an
+// assisting department's step).
 func (s *Store) OverdueCounts(ctx context.Context, asOf time.Time) (map[string]int, error) {
 	rows, err := s.DB.Query(ctx, `
 		SELECT department, count(*)
@@ -65,7 +66,7 @@ func (s *Store) OverdueCounts(ctx context.Context, asOf time.Time) (map[string]i
 		WHERE state IN ('pending', 'claimed', 'replied') AND (
 		       (state = 'pending' AND claim_by < $1)
 		    OR (state = 'claimed' AND reply_by < $1)
-		    OR close_by < $1)
+		    OR (role = 'lead' AND close_by < $1))
 		GROUP BY department`, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("overdue counts: %w", err)
@@ -122,6 +123,7 @@ type ExposedAssignment struct {
 	ID         int64
 	CaseNo     string
 	Department string
+	Role       string
 	State      string
 	ClaimBy    time.Time
 	ReplyBy    time.Time
@@ -141,7 +143,7 @@ type ExposedAssignment struct {
 // post, ordered by case number.
 func (s *Store) ExposedAssignments(ctx context.Context, from, to, asOf time.Time) ([]ExposedAssignment, error) {
 	rows, err := s.DB.Query(ctx, `
-		SELECT a.id, c.case_no, a.department, a.state,
+		SELECT a.id, c.case_no, a.department, a.role, a.state,
 		       a.claim_by, a.reply_by, a.close_by, a.claimed_at, a.replied_at, a.resolved_at, a.updated_at,
 		       c.summary,
 		       (SELECT count(*) FROM notices n
@@ -156,14 +158,14 @@ func (s *Store) ExposedAssignments(ctx context.Context, from, to, asOf time.Time
 		   OR (a.state IN ('pending', 'claimed', 'replied') AND (
 		          (a.state = 'pending' AND a.claim_by < $3)
 		       OR (a.state = 'claimed' AND a.reply_by < $3)
-		       OR a.close_by < $3))
+		       OR (a.role = 'lead' AND a.close_by < $3)))
 		ORDER BY c.case_no, a.id`, from, to, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("exposed assignments: %w", err)
 	}
 	out, err := collectRows(rows, func(r scanner) (ExposedAssignment, error) {
 		var e ExposedAssignment
-		err := r.Scan(&e.ID, &e.CaseNo, &e.Department, &e.State, &e.ClaimBy, &e.ReplyBy, &e.CloseBy,
+		err := r.Scan(&e.ID, &e.CaseNo, &e.Department, &e.Role, &e.State, &e.ClaimBy, &e.ReplyBy, &e.CloseBy,
 			&e.ClaimedAt, &e.RepliedAt, &e.ResolvedAt, &e.UpdatedAt, &e.Summary, &e.Orange, &e.Red)
 		return e, err
 	})

@@ -9,9 +9,9 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/model"
 	"github.com/mashangban/mashangban/notify"
+	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/store"
 )
 

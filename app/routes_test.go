@@ -121,6 +121,8 @@ func TestRouteTableAccess(t *testing.T) {
 		"GET /c/{$}":                          {"/c/", "", []int{404}, false},
 		"GET /open311/v2/services.json":       {"/open311/v2/services.json", "", []int{200}, false},
 		"GET /open311/v2/requests.json":       {"/open311/v2/requests.json", "", []int{200}, false},
+		"GET /open311/v2/services.xml":        {"/open311/v2/services.xml", "", []int{200}, false},
+		"GET /open311/v2/requests.xml":        {"/open311/v2/requests.xml", "", []int{200}, false},
 		"GET /open311/v2/requests/{id}":       {"/open311/v2/requests/" + c.No + ".json", "", []int{200}, false},
 		"GET /open311/":                       {"/open311/v2/unknown.json", "", []int{404}, false},
 		"GET /api/assignments":                {"/api/assignments?limit=1000", "", []int{200}, true},

@@ -58,6 +58,10 @@ func maskNumbers(s string) string {
 			i++
 			continue
 		}
+		// A run that follows a Latin letter (with or without a dash) is part
+		// of a code such as the case number MSB-20261126-0042: only a
+		// mobile or ID number in it is masked, and a space ends it.
+		code := i > 0 && (isLatin(rs[i-1]) || rs[i-1] == '-' && i > 1 && isLatin(rs[i-2]))
 		j := i
 		var digits []byte
 		for j < len(rs) {
@@ -66,7 +70,7 @@ func maskNumbers(s string) string {
 				j++
 				continue
 			}
-			if (rs[j] == ' ' || rs[j] == '-') && j+1 < len(rs) {
+			if (rs[j] == ' ' && !code || rs[j] == '-') && j+1 < len(rs) {
 				if _, ok := digitValue(rs[j+1]); ok {
 					j++
 					continue
@@ -78,10 +82,6 @@ func maskNumbers(s string) string {
 			digits = append(digits, 'X')
 			j++
 		}
-		// A run that follows a Latin letter (with or without a dash) is part
-		// of a code such as the case number MSB-20261126-0042: only a
-		// mobile or ID number in it is masked.
-		code := i > 0 && (isLatin(rs[i-1]) || rs[i-1] == '-' && i > 1 && isLatin(rs[i-2]))
 		switch n := len(digits); {
 		case code && n != 11 && n != 18:
 			b.WriteString(string(rs[i:j]))

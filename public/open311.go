@@ -1,8 +1,10 @@
 package public
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/xml"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,7 +15,8 @@ import (
 	"github.com/mashangban/mashangban/store"
 )
 
-// Open311 GeoReport v2, read-only, JSON only (http://wiki.open311.org/GeoReport_v2/).
+// Open311 GeoReport v2, read-only, in JSON and XML (http://wiki.open311.org/GeoReport_v2/):
+// the format is the resource's extension, as the specification has it.
 //
 // Services are the rule set's categories: service_code is the category id,
 // service_name its name, group the name of its top-level group. A service
@@ -32,69 +35,118 @@ const (
 )
 
 type open311Service struct {
-	ServiceCode string `json:"service_code"`
-	ServiceName string `json:"service_name"`
-	Description string `json:"description"`
-	Metadata    bool   `json:"metadata"`
-	Type        string `json:"type"`
-	Keywords    string `json:"keywords"`
-	Group       string `json:"group"`
+	ServiceCode string `json:"service_code" xml:"service_code"`
+	ServiceName string `json:"service_name" xml:"service_name"`
+	Description string `json:"description" xml:"description"`
+	Metadata    bool   `json:"metadata" xml:"metadata"`
+	Type        string `json:"type" xml:"type"`
+	Keywords    string `json:"keywords" xml:"keywords"`
+	Group       string `json:"group" xml:"group"`
 }
 
 type open311Request struct {
-	ServiceRequestID  string `json:"service_request_id"`
-	Status            string `json:"status"`
-	StatusNotes       string `json:"status_notes"`
-	ServiceName       string `json:"service_name"`
-	ServiceCode       string `json:"service_code"`
-	Description       string `json:"description"`
-	AgencyResponsible string `json:"agency_responsible"`
-	ServiceNotice     string `json:"service_notice"`
-	RequestedDatetime string `json:"requested_datetime"`
-	UpdatedDatetime   string `json:"updated_datetime"`
-	ExpectedDatetime  string `json:"expected_datetime,omitempty"`
-	Address           string `json:"address,omitempty"`
+	ServiceRequestID  string `json:"service_request_id" xml:"service_request_id"`
+	Status            string `json:"status" xml:"status"`
+	StatusNotes       string `json:"status_notes" xml:"status_notes"`
+	ServiceName       string `json:"service_name" xml:"service_name"`
+	ServiceCode       string `json:"service_code" xml:"service_code"`
+	Description       string `json:"description" xml:"description"`
+	AgencyResponsible string `json:"agency_responsible" xml:"agency_responsible"`
+	ServiceNotice     string `json:"service_notice" xml:"service_notice"`
+	RequestedDatetime string `json:"requested_datetime" xml:"requested_datetime"`
+	UpdatedDatetime   string `json:"updated_datetime" xml:"updated_datetime"`
+	ExpectedDatetime  string `json:"expected_datetime,omitempty" xml:"expected_datetime,omitempty"`
+	Address           string `json:"address,omitempty" xml:"address,omitempty"`
 }
 
 type open311Error struct {
-	Code        int    `json:"code"`
-	Description string `json:"description"`
+	Code        int    `json:"code" xml:"code"`
+	Description string `json:"description" xml:"description"`
+}
+
+// open311Format is the format a resource's name asks for: "json", "xml",
+// or "" for neither.
+func open311Format(name string) (base, format string) {
+	for _, f := range []string{"json", "xml"} {
+		if b, ok := strings.CutSuffix(name, "."+f); ok {
+			return b, f
+		}
+	}
+	return name, ""
 }
 
 func (s *Server) open311Routes() []Route {
-	return []Route{
-		{"GET", "/open311/v2/services.json", http.HandlerFunc(s.open311Services)},
-		{"GET", "/open311/v2/requests.json", http.HandlerFunc(s.open311Requests)},
-		{"GET", "/open311/v2/requests/{id}", http.HandlerFunc(s.open311Request)},
-		{"GET", "/open311/", http.HandlerFunc(s.open311Other)},
+	var rs []Route
+	for _, f := range []string{"json", "xml"} {
+		rs = append(rs,
+			Route{"GET", "/open311/v2/services." + f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.open311Services(w, r, f) })},
+			Route{"GET", "/open311/v2/requests." + f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.open311Requests(w, r, f) })})
 	}
+	return append(rs,
+		Route{"GET", "/open311/v2/requests/{id}", http.HandlerFunc(s.open311Request)},
+		Route{"GET", "/open311/", http.HandlerFunc(s.open311Other)})
 }
 
-// open311Other answers what the endpoint does not serve in Open311's error
-// format.
+// open311Other answers what the endpoint does not serve, in Open311's
+// error format.
 func (s *Server) open311Other(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		s.open311Fail(w, http.StatusMethodNotAllowed, "this Open311 endpoint is read-only: only GET is served")
-		return
-	}
-	if strings.HasSuffix(r.URL.Path, ".xml") {
-		s.open311Fail(w, http.StatusBadRequest, "only the JSON format is served: use .json")
-		return
-	}
-	s.open311Fail(w, http.StatusNotFound, "no such Open311 resource: "+r.URL.Path)
+	_, format := open311Format(r.URL.Path)
+	s.open311Fail(w, format, http.StatusNotFound, "no such Open311 resource: "+r.URL.Path+" (services.json, requests.json, requests/{service_request_id}.json; or .xml)")
 }
 
-func (s *Server) open311Fail(w http.ResponseWriter, code int, msg string) {
-	s.writeJSON(w, code, []open311Error{{Code: code, Description: msg}}, "no-store")
+// open311Fail answers an error in Open311's format: a list of errors with
+// a code and a description, in XML when the resource asked for XML.
+func (s *Server) open311Fail(w http.ResponseWriter, format string, code int, msg string) {
+	s.open311Write(w, format, code, []open311Error{{Code: code, Description: msg}}, "no-store")
 }
 
-func (s *Server) open311Internal(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) open311Internal(w http.ResponseWriter, r *http.Request, format string, err error) {
 	id := requestID()
 	s.log.ErrorContext(r.Context(), "open311", "path", r.URL.Path, "request_id", id, "error", err)
-	s.open311Fail(w, http.StatusInternalServerError, "internal error, request "+id)
+	s.open311Fail(w, format, http.StatusInternalServerError, "internal error, request "+id)
 }
 
-func (s *Server) open311Services(w http.ResponseWriter, _ *http.Request) {
+// open311Write answers a list of services, requests or errors: JSON, or
+// XML under the root element the specification names.
+func (s *Server) open311Write(w http.ResponseWriter, format string, code int, v any, cache string) {
+	if format != "xml" {
+		s.writeJSON(w, code, v, cache)
+		return
+	}
+	var doc any
+	switch x := v.(type) {
+	case []open311Service:
+		doc = struct {
+			XMLName xml.Name         `xml:"services"`
+			Items   []open311Service `xml:"service"`
+		}{Items: x}
+	case []open311Request:
+		doc = struct {
+			XMLName xml.Name         `xml:"service_requests"`
+			Items   []open311Request `xml:"request"`
+		}{Items: x}
+	case []open311Error:
+		doc = struct {
+			XMLName xml.Name       `xml:"errors"`
+			Items   []open311Error `xml:"error"`
+		}{Items: x}
+	}
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	if err := xml.NewEncoder(&buf).Encode(doc); err != nil {
+		s.log.Error("encode XML", "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	buf.WriteByte('\n')
+	h := w.Header()
+	h.Set("Content-Type", "text/xml; charset=utf-8")
+	s.securityHeaders(h, "default-src 'none'; frame-ancestors 'none'", cache)
+	w.WriteHeader(code)
+	buf.WriteTo(w) //nolint:errcheck // the client went away
+}
+
+func (s *Server) open311Services(w http.ResponseWriter, _ *http.Request, format string) {
 	n := s.names()
 	out := []open311Service{}
 	if n.rs != nil {
@@ -108,44 +160,44 @@ func (s *Server) open311Services(w http.ResponseWriter, _ *http.Request) {
 				Type: "realtime", Group: group})
 		}
 	}
-	s.writeJSON(w, http.StatusOK, out, "public, max-age=300")
+	s.open311Write(w, format, http.StatusOK, out, "public, max-age=300")
 }
 
 func (s *Server) open311Request(w http.ResponseWriter, r *http.Request) {
-	raw, ok := strings.CutSuffix(r.PathValue("id"), ".json")
-	if !ok {
-		s.open311Fail(w, http.StatusBadRequest, "only the JSON format is served: use requests/{service_request_id}.json")
+	raw, format := open311Format(r.PathValue("id"))
+	if format == "" {
+		s.open311Fail(w, format, http.StatusNotFound, "no such Open311 resource: use requests/{service_request_id}.json or .xml")
 		return
 	}
 	no, ok := normalizeNo(raw)
 	if !ok {
-		s.open311Fail(w, http.StatusBadRequest, fmt.Sprintf("%q is not a service_request_id (a case number such as MSB-20261126-0042)", shorten(raw, 40)))
+		s.open311Fail(w, format, http.StatusBadRequest, fmt.Sprintf("%q is not a service_request_id (a case number such as MSB-20261126-0042)", shorten(raw, 40)))
 		return
 	}
 	reqs, err := s.open311List(r, store.CaseQuery{Numbers: []string{no}, Limit: 1})
 	if err != nil {
-		s.open311Internal(w, r, err)
+		s.open311Internal(w, r, format, err)
 		return
 	}
 	if len(reqs) == 0 {
-		s.open311Fail(w, http.StatusNotFound, "no service request "+no)
+		s.open311Fail(w, format, http.StatusNotFound, "no service request "+no)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, reqs, "public, max-age=60")
+	s.open311Write(w, format, http.StatusOK, reqs, "public, max-age=60")
 }
 
-func (s *Server) open311Requests(w http.ResponseWriter, r *http.Request) {
+func (s *Server) open311Requests(w http.ResponseWriter, r *http.Request, format string) {
 	q, err := s.open311Query(r)
 	if err != nil {
-		s.open311Fail(w, http.StatusBadRequest, err.Error())
+		s.open311Fail(w, format, http.StatusBadRequest, err.Error())
 		return
 	}
 	reqs, err := s.open311List(r, q)
 	if err != nil {
-		s.open311Internal(w, r, err)
+		s.open311Internal(w, r, format, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, reqs, "public, max-age=60")
+	s.open311Write(w, format, http.StatusOK, reqs, "public, max-age=60")
 }
 
 // open311Query reads GET requests' arguments: service_request_id (comma

@@ -2,6 +2,7 @@ package public_test
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"net/url"
 	"slices"
 	"strings"
@@ -149,8 +150,7 @@ func TestOpen311Errors(t *testing.T) {
 	}{
 		{"/open311/v2/requests/MSB-20991231-0001.json", 404, "no service request MSB-20991231-0001"},
 		{"/open311/v2/requests/nonsense.json", 400, "not a service_request_id"},
-		{"/open311/v2/requests/" + f.caseNo + ".xml", 400, "JSON"},
-		{"/open311/v2/services.xml", 400, "JSON"},
+		{"/open311/v2/requests/" + f.caseNo, 404, "use requests/{service_request_id}.json or .xml"},
 		{"/open311/v2/nothing.json", 404, "no such Open311 resource"},
 		{"/open311/v2/requests.json?status=pending", 400, "status must be open, closed"},
 		{"/open311/v2/requests.json?start_date=yesterday", 400, "start_date must be a W3C date"},
@@ -177,5 +177,73 @@ func TestOpen311Errors(t *testing.T) {
 	req := f.get(t, "/open311/v2/requests.json")
 	if req.Header().Get("X-Content-Type-Options") != "nosniff" {
 		t.Error("no nosniff header")
+	}
+	// Errors of an XML resource come in XML.
+	rec := f.get(t, "/open311/v2/requests.xml?status=pending")
+	var xerrs struct {
+		XMLName xml.Name `xml:"errors"`
+		Errors  []struct {
+			Code        int    `xml:"code"`
+			Description string `xml:"description"`
+		} `xml:"error"`
+	}
+	if err := xml.Unmarshal(rec.Body.Bytes(), &xerrs); err != nil || rec.Code != 400 || len(xerrs.Errors) != 1 ||
+		xerrs.Errors[0].Code != 400 || !strings.Contains(xerrs.Errors[0].Description, "status must be") {
+		t.Errorf("XML error: %d %v %s", rec.Code, err, rec.Body)
+	}
+}
+
+func TestOpen311XML(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.OpenSQLite(t))
+	rec := f.get(t, "/open311/v2/requests.xml?status=closed")
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/xml; charset=utf-8") ||
+		!strings.HasPrefix(body, `<?xml version="1.0" encoding="UTF-8"?>`) {
+		t.Fatalf("requests.xml: %d %v %s", rec.Code, rec.Header(), body)
+	}
+	noSecrets(t, "requests.xml", body)
+	var reqs struct {
+		XMLName  xml.Name `xml:"service_requests"`
+		Requests []struct {
+			ID          string `xml:"service_request_id"`
+			Status      string `xml:"status"`
+			Agency      string `xml:"agency_responsible"`
+			Description string `xml:"description"`
+			Lat         string `xml:"lat"`
+		} `xml:"request"`
+	}
+	if err := xml.Unmarshal(rec.Body.Bytes(), &reqs); err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs.Requests) != 1 || reqs.Requests[0].ID != f.caseNo || reqs.Requests[0].Status != "closed" ||
+		reqs.Requests[0].Agency != "花山区城市管理局" || !strings.Contains(reqs.Requests[0].Description, "138****5678") || reqs.Requests[0].Lat != "" {
+		t.Errorf("requests.xml = %+v", reqs)
+	}
+	rec = f.get(t, "/open311/v2/requests/"+f.other+".xml")
+	reqs.Requests = nil
+	if err := xml.Unmarshal(rec.Body.Bytes(), &reqs); err != nil || len(reqs.Requests) != 1 || reqs.Requests[0].ID != f.other {
+		t.Errorf("request %s.xml: %v %s", f.other, err, rec.Body)
+	}
+	rec = f.get(t, "/open311/v2/services.xml")
+	var svcs struct {
+		XMLName  xml.Name `xml:"services"`
+		Services []struct {
+			Code  string `xml:"service_code"`
+			Name  string `xml:"service_name"`
+			Group string `xml:"group"`
+		} `xml:"service"`
+	}
+	if err := xml.Unmarshal(rec.Body.Bytes(), &svcs); err != nil || len(svcs.Services) != len(defaultRules(t).Categories) {
+		t.Fatalf("services.xml: %v, %d services", err, len(svcs.Services))
+	}
+	if !slices.ContainsFunc(svcs.Services, func(s struct {
+		Code  string `xml:"service_code"`
+		Name  string `xml:"service_name"`
+		Group string `xml:"group"`
+	}) bool {
+		return s.Code == "streetlight" && s.Name == "路灯照明" && s.Group == "城乡建设"
+	}) {
+		t.Errorf("services.xml lacks streetlight: %+v", svcs.Services)
 	}
 }

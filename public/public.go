@@ -97,7 +97,7 @@ func New(st *store.Store, opts Options) *Server {
 //
 //	GET /c/{case number}        the case page (HTML; JSON for Accept: application/json)
 //	GET /c/{case number}.json   the case as JSON
-//	GET /open311/v2/services.json, requests.json, requests/{case number}.json  (Open311 GeoReport v2)
+//	GET /open311/v2/services.json, requests.json, requests/{case number}.json  (Open311 GeoReport v2; .xml for XML)
 func (s *Server) Register(mux *http.ServeMux) {
 	for _, rt := range s.Routes() {
 		mux.Handle(rt.Pattern(), rt.Handler)

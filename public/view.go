@@ -146,6 +146,9 @@ func leadWork(works []store.CaseWork) *store.CaseWork {
 // summaryOf builds the parts of a view that Open311 listings need too.
 func (s *Server) summaryOf(c store.CaseRow, works []store.CaseWork, n names) CaseView {
 	loc := s.opts.Location
+	// Times to the second: the public has no use for the store's
+	// microseconds.
+	at := func(t time.Time) time.Time { return t.In(loc).Truncate(time.Second) }
 	v := CaseView{
 		CaseNo:     c.No,
 		Status:     StatusOpen,
@@ -153,8 +156,8 @@ func (s *Server) summaryOf(c store.CaseRow, works []store.CaseWork, n names) Cas
 		Summary:    Mask(c.Summary),
 		Place:      placeName(c.Place),
 		Reports:    len(c.PostIDs),
-		ReceivedAt: c.CreatedAt.In(loc),
-		UpdatedAt:  c.UpdatedAt.In(loc),
+		ReceivedAt: at(c.CreatedAt),
+		UpdatedAt:  at(c.UpdatedAt),
 		Timeline:   []Step{},
 	}
 	if c.Status == model.CaseResolved {
@@ -180,11 +183,11 @@ func (s *Server) summaryOf(c store.CaseRow, works []store.CaseWork, n names) Cas
 	}
 	if lead != nil && c.Status != model.CaseResolved {
 		if lead.State == model.AssignmentPending || lead.State == model.AssignmentClaimed {
-			t := lead.ReplyBy.In(loc)
+			t := at(lead.ReplyBy)
 			v.ReplyBy = &t
 		}
 		if lead.State != model.AssignmentResolved {
-			t := lead.CloseBy.In(loc)
+			t := at(lead.CloseBy)
 			v.CloseBy = &t
 		}
 	}
@@ -219,7 +222,7 @@ func (s *Server) caseView(ctx context.Context, no string) (CaseView, error) {
 		if !ok {
 			continue
 		}
-		st.At = e.At.In(s.opts.Location)
+		st.At = e.At.In(s.opts.Location).Truncate(time.Second)
 		// A problem many citizens report would bury the progress under
 		// one line per report: reports in a row are one step.
 		if last := &v.Timeline[len(v.Timeline)-1]; st.Kind == "repeat" && last.Kind == "repeat" {

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +194,30 @@ func TestWeChatFieldKeys(t *testing.T) {
 	if f := New(nil, Options{}, nil, nil).wechatFields(m, "MSB-1", "市城市管理局", at); len(f) != 4 {
 		t.Errorf("default template fields = %v, want the four keywords of the example template", f)
 	}
+}
+
+// TestRuleSetAcknowledgement: a rule set's own acknowledgement text is used
+// with the same data and limits; one that fails falls back to the template
+// set's text.
+func TestRuleSetAcknowledgement(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		d := newTestDispatcher(t, st, newFakeClock(start))
+		tests := []struct {
+			native, tmpl, want string
+		}{
+			{"a1", "#马上办# 已转{{.Lead}}，编号{{.CaseNo}}，{{.Reply}}内答复。", "马上办 已转市城市管理局，编号MSB-20261126-0001，72小时内答复。"},
+			{"a2", "{{.Lead}}{{index .Nope 1}}", "您反映的问题已收到，办件编号MSB-20261126-0002，已转交市城市管理局办理，24小时内签收，72小时内答复，7天内办结。"},
+		}
+		for i, tt := range tests {
+			dec := decision(model.ChannelWeibo, tt.native, "路灯坏了", []string{"路灯", fmt.Sprint("坏", i)}, nil, []model.District{huashan, yushan}[i], cgj)
+			dec.AckTemplate = tt.tmpl
+			mustHandle(t, d, dec)
+			got, err := st.RepliesOf(ctx, dec.Post.ID)
+			if err != nil || len(got) != 1 || got[0].Text != tt.want {
+				t.Errorf("ack with %q: %+v, %v; want %q", tt.tmpl, got, err, tt.want)
+			}
+		}
+	})
 }

@@ -170,10 +170,10 @@ func parse(file, src string) (*template.Template, error) {
 	return t, nil
 }
 
-// Longest are the sample values the load check renders with: the longest
+// longest are the sample values the load check renders with: the longest
 // department name of the built-in rule set, a five-digit case number (more
 // than 9,999 cases in a day) and a long public link.
-var Longest = Data{
+var longest = Data{
 	CaseNo: "MSB-20261231-99999", Lead: "市人力资源和社会保障局", Dept: "市人力资源和社会保障局", To: "国网马鞍山供电公司",
 	District: "花山区、雨山区、博望区", Category: "城市管理", From: "MSB-20261231-99998",
 	Problem: "东方城二区16栋对面楼顶广告牌强光太亮，晚上11点还亮着",
@@ -190,9 +190,9 @@ func (s *Set) check(name string) []error {
 	if src == "built-in" {
 		src = "templates/" + name + ".tmpl"
 	}
-	short := Longest
+	short := longest
 	short.Link, short.Text, short.Problem = "", "", ""
-	for _, d := range []Data{Longest, short} {
+	for _, d := range []Data{longest, short} {
 		d.Repeat = name == Merge
 		for _, ch := range []model.Channel{model.ChannelWeibo, model.ChannelWeChat, model.ChannelReplay} {
 			raw, err := s.exec(s.t[name], partFor(s.t[name], ch), d)

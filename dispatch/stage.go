@@ -62,12 +62,12 @@ func (s *Stage) Handle(ctx context.Context, msg stream.Message) error {
 			err = errors.New("decision has no post id")
 		}
 		s.errors.WithLabelValues(catDecode).Inc()
-		return s.deadLetter(ctx, string(msg.Key), "undecodable decision: "+err.Error(), msg.Value)
+		return s.deadLetter(ctx, dec.Post.Source, string(msg.Key), "undecodable decision: "+err.Error(), msg.Value)
 	}
 	if err := s.d.Handle(ctx, dec); err != nil {
 		s.errors.WithLabelValues(catDispatch).Inc()
 		if errors.Is(err, ErrInvalid) {
-			return s.deadLetter(ctx, dec.Post.ID, err.Error(), msg.Value)
+			return s.deadLetter(ctx, dec.Post.Source, dec.Post.ID, err.Error(), msg.Value)
 		}
 		return fmt.Errorf("dispatch %s: %w", dec.Post.ID, err)
 	}
@@ -79,8 +79,8 @@ func (s *Stage) Handle(ctx context.Context, msg stream.Message) error {
 	return nil
 }
 
-func (s *Stage) deadLetter(ctx context.Context, key, reason string, raw []byte) error {
-	if err := s.d.st.AddDeadLetter(ctx, model.DeadLetter{Stage: "dispatch", Key: key, Reason: reason, Raw: raw}); err != nil {
+func (s *Stage) deadLetter(ctx context.Context, source, key, reason string, raw []byte) error {
+	if err := s.d.st.AddDeadLetter(ctx, model.DeadLetter{Stage: "dispatch", Source: source, Key: key, Reason: reason, Raw: raw}); err != nil {
 		s.errors.WithLabelValues(catDeadLetter).Inc()
 		return fmt.Errorf("record dead letter: %w", err)
 	}

@@ -269,7 +269,7 @@ type DeadLetter struct {
 	Stage  string // "ingest", "classify", "dispatch", "reply"
 	Source string // configured source name, when known
 	// Key identifies the input, usually the post ID. A keyed letter is
-	// recorded once per (Stage, Key): the first reason is kept and later
+	// recorded once per (Stage, Source, Key): the first reason is kept and later
 	// ones are ignored, so a message redelivered after a crash does not pile
 	// up copies. Letters with an empty Key are all kept.
 	Key       string

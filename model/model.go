@@ -43,6 +43,10 @@ type Post struct {
 	FetchedAt time.Time       `json:"fetched_at"`
 	URL       string          `json:"url,omitempty"`
 	Raw       json.RawMessage `json:"raw,omitempty"` // the platform's body for this post, verbatim
+	// Cut names the fields ingest shortened or dropped to fit the posts log
+	// ("text", "images", "author.name", …); the whole post as the source
+	// returned it is then an ingest dead letter under the post's ID.
+	Cut []string `json:"cut,omitempty"`
 }
 
 // PostID builds the global key of a post from its channel and native ID.

@@ -269,6 +269,11 @@ func withoutNUL(dec model.Decision) model.Decision {
 	clean := func(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 	p := &dec.Post
 	p.Text, p.Author.ID, p.Author.Name, p.Region, p.URL, p.NativeID = clean(p.Text), clean(p.Author.ID), clean(p.Author.Name), clean(p.Region), clean(p.URL), clean(p.NativeID)
+	if p.Geo != nil {
+		g := *p.Geo
+		g.System = clean(g.System)
+		p.Geo = &g
+	}
 	dec.Category, dec.TriageReason = clean(dec.Category), clean(dec.TriageReason)
 	toks := make([]string, len(dec.Tokens))
 	for i, t := range dec.Tokens {

@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mashangban/mashangban/model"
 )
@@ -30,7 +33,7 @@ func (s *Store) AddDeadLetterQ(ctx context.Context, q Querier, d DeadLetter) (in
 	if d.CreatedAt.IsZero() {
 		d.CreatedAt = s.now()
 	}
-	d.Stage, d.Source, d.Key, d.Reason = storable(d.Stage), storable(d.Source), storable(d.Key), storable(d.Reason)
+	d.Stage, d.Source, d.Key, d.Reason = keyable(d.Stage), keyable(d.Source), keyable(d.Key), storable(d.Reason)
 	var key any
 	if d.Key != "" {
 		key = d.Key
@@ -52,6 +55,26 @@ func (s *Store) AddDeadLetterQ(ctx context.Context, q Querier, d DeadLetter) (in
 		return false, fmt.Errorf("add dead letter (%s %q): %w", d.Stage, d.Key, err)
 	}
 	return n == 1, nil
+}
+
+// maxKeyBytes bounds the key columns of a dead letter: PostgreSQL refuses
+// an index entry over about 2.7 kB.
+const maxKeyBytes = 512
+
+// keyable is storable(s) short enough for the unique index: a longer value
+// keeps its start and a hash of the whole, so two long keys that share a
+// start stay apart.
+func keyable(s string) string {
+	s = storable(s)
+	if len(s) <= maxKeyBytes {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	n := maxKeyBytes - 40
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…" + hex.EncodeToString(sum[:16])
 }
 
 // storable is s as both databases take it in a text column: valid UTF-8

@@ -221,7 +221,11 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 		}
 		if handled {
 			outcome = "duplicate"
-			return nil
+			conflict, err := d.keepConflict(ctx, tx, dec)
+			if conflict {
+				outcome = "conflict"
+			}
+			return err
 		}
 		if _, err := d.st.InsertPost(ctx, tx, dec.Post); err != nil {
 			return err
@@ -243,6 +247,11 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 		d.m.decisions.WithLabelValues("error").Inc()
 		return fmt.Errorf("dispatch %q: %w", dec.Post.ID, err)
 	}
+	if outcome == "conflict" {
+		d.m.conflicts.Inc()
+		d.log.WarnContext(ctx, "conflicting duplicate kept as a dead letter", "post_id", dec.Post.ID)
+		outcome = "duplicate"
+	}
 	d.m.decisions.WithLabelValues(outcome).Inc()
 	d.m.handleSeconds.Observe(time.Since(start).Seconds())
 	if queued {
@@ -260,6 +269,38 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 		d.log.DebugContext(ctx, "decision handled", "post_id", dec.Post.ID, "outcome", outcome)
 	}
 	return nil
+}
+
+// keepConflict checks a decision whose post ID is already handled. The
+// same text again is a redelivery or a repeated page and changes nothing;
+// another text under the same ID (a platform that reuses IDs, an edited
+// post, two replay files that number their lines alike) is kept as a dead
+// letter with both texts, keyed by the ID and the new text, so that each
+// other text is kept once however often it is delivered. conflict says
+// whether a new letter was recorded (in tx, so it commits with nothing else).
+func (d *Dispatcher) keepConflict(ctx context.Context, tx store.Tx, dec model.Decision) (conflict bool, err error) {
+	stored, err := d.st.PostText(ctx, tx, dec.Post.ID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && stored == dec.Post.Text {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	raw, err := json.Marshal(struct {
+		StoredText string     `json:"stored_text"`
+		Post       model.Post `json:"post"`
+	}{stored, dec.Post})
+	if err != nil {
+		raw = []byte(dec.Post.Text)
+	}
+	sum := sha256.Sum256([]byte(dec.Post.Text))
+	return d.st.AddDeadLetterQ(ctx, tx, model.DeadLetter{
+		Stage:  "dispatch",
+		Source: dec.Post.Source,
+		Key:    dec.Post.ID + "#text:" + hex.EncodeToString(sum[:8]),
+		Reason: "conflicting duplicate: post ID already handled with another text; the stored and the new text are in this record",
+		Raw:    raw,
+	})
 }
 
 // withoutNUL drops NUL characters from the texts of a decision: valid UTF-8,

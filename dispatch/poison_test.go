@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mashangban/mashangban/model"
 	"github.com/mashangban/mashangban/store"
@@ -112,4 +113,54 @@ func incompressible(n int) string {
 		b.WriteString(hex.EncodeToString(sum[:]))
 	}
 	return b.String()[:n]
+}
+
+// TestConflictingDuplicate: the same post ID with the same text is a silent
+// duplicate; with another text it is kept as a dead letter holding both
+// texts and counted, once per other text however often it comes.
+func TestConflictingDuplicate(t *testing.T) {
+	t.Parallel()
+	storetest.ForEachStore(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		d := newTestDispatcher(t, st, newFakeClock(start))
+		first := decision(model.ChannelReplay, "1", "翠湖小区门口路灯坏了", lightA, lightPlace, huashan, ldj)
+		other := first
+		other.Post.Text = "翠湖小区门口垃圾堆积很多天了"
+		third := first
+		third.Post.Text = "花山区解放路人行道地砖松动"
+		for _, dec := range []model.Decision{first, first, other, other, third} {
+			mustHandle(t, d, dec)
+		}
+		letters, err := st.ListDeadLetters(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(letters) != 2 {
+			t.Fatalf("dead letters = %+v, want the two other texts", letters)
+		}
+		var texts []string
+		for _, l := range letters {
+			if l.Stage != "dispatch" || l.Source != "replay" || !strings.HasPrefix(l.Key, "replay:1#text:") || !strings.Contains(l.Reason, "conflicting duplicate") {
+				t.Errorf("dead letter %+v", l)
+			}
+			var body struct {
+				StoredText string     `json:"stored_text"`
+				Post       model.Post `json:"post"`
+			}
+			if err := json.Unmarshal(l.Raw, &body); err != nil || body.StoredText != first.Post.Text {
+				t.Errorf("dead letter body %s: %v", l.Raw, err)
+			}
+			texts = append(texts, body.Post.Text)
+		}
+		if !strings.Contains(strings.Join(texts, "|"), other.Post.Text) || !strings.Contains(strings.Join(texts, "|"), third.Post.Text) {
+			t.Errorf("dead letters keep %q", texts)
+		}
+		var m dto.Metric
+		if err := d.m.conflicts.Write(&m); err != nil || m.GetCounter().GetValue() != 2 {
+			t.Errorf("mashangban_dispatch_conflicting_duplicates_total = %v, %v; want 2", m.GetCounter().GetValue(), err)
+		}
+		if c := caseOf(t, st, first.Post.ID); c.Summary != first.Post.Text {
+			t.Errorf("case summary = %q, want the first text", c.Summary)
+		}
+	})
 }

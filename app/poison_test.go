@@ -163,3 +163,48 @@ func TestNoPoisonPill(t *testing.T) {
 		})
 	}
 }
+
+// TestNoPersonalDataInLogs runs posts carrying phone and ID numbers in
+// their texts, author names, IDs and broken lines through the whole
+// pipeline with a debug-level logger, and checks that no log line and no
+// metric holds one of those numbers.
+func TestNoPersonalDataInLogs(t *testing.T) {
+	secrets := []string{"13912345678", "15800001111", "34050419900101123X", "05552345678", "13600003333", "13700002222"}
+	lines := []string{
+		jsonLine(t, map[string]any{"id": "p1", "text": "花山区湖东路路灯不亮，联系电话13912345678", "author": "张三15800001111"}),
+		jsonLine(t, map[string]any{"id": "p2", "text": "雨山区阳湖花园楼道窗户脱落，身份证34050419900101123X，座机0555-2345678", "author": map[string]any{"id": "u1", "name": "李四 13600003333"}}),
+		`{"id":"replay:13700002222","native_id":"x","text":"路灯坏了"}`,
+		`{"id":"p4","text":"13700002222 broken`,
+		jsonLine(t, map[string]any{"id": "13912345678", "text": "当涂县姑孰镇护城河边有人倒垃圾 13912345678", "author": strings.Repeat("名", 200) + "13912345678"}),
+	}
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			file := filepath.Join(dataDir, "pii.jsonl")
+			if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg := s.cfg(t, dataDir)
+			cfg.Sources = []config.Source{{Name: "pii", Type: config.SourceReplay, File: file, Interval: config.Duration(50 * time.Millisecond)}}
+			r := start(t, cfg, app.Options{})
+			waitAccounted(t, r, []string{"replay:p1", "replay:p2", "replay:13912345678"},
+				[]deadKey{{"ingest", "pii", "line:3"}, {"ingest", "pii", "line:4"}, {"ingest", "pii", "replay:13912345678"}})
+			metrics := httpGet(t, "http://"+r.app.Addr()+"/metrics", 200)
+			r.stop(t)
+			logs := r.logs.String()
+			if !strings.Contains(logs, "case opened") || !strings.Contains(logs, "item rejected") {
+				t.Fatalf("the run logged too little to check:\n%s", tail(logs, 4000))
+			}
+			for _, secret := range secrets {
+				for _, l := range strings.Split(logs, "\n") {
+					if strings.Contains(strings.NewReplacer("-", "", " ", "").Replace(l), secret) {
+						t.Errorf("log line holds %s: %s", secret, l)
+					}
+				}
+				if strings.Contains(metrics, secret) {
+					t.Errorf("/metrics holds %s", secret)
+				}
+			}
+		})
+	}
+}

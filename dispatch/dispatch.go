@@ -213,7 +213,7 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 	dec = withoutNUL(dec)
 	var outcome, caseNo string
 	var queued bool
-	err := d.st.DB.InTx(ctx, func(tx store.Tx) error {
+	apply := func(tx store.Tx) error {
 		outcome, caseNo, queued = "", "", false
 		handled, err := d.st.PostHandled(ctx, tx, dec.Post.ID)
 		if err != nil {
@@ -239,7 +239,14 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 		res, err := d.place(ctx, tx, dec, now, store.ReplyAck, "system")
 		outcome, caseNo, queued = res.outcome, res.caseNo, true
 		return err
-	})
+	}
+	err := d.st.DB.InTx(ctx, apply)
+	if errors.Is(err, errHandled) {
+		// A concurrent dispatcher handled the post first (the same ID from
+		// another partition): run again, now as a duplicate, so that another
+		// text under that ID is still kept as a conflicting duplicate.
+		err = d.st.DB.InTx(ctx, apply)
+	}
 	if errors.Is(err, errHandled) {
 		outcome, err = "duplicate", nil
 	}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
@@ -79,4 +80,47 @@ func TestClean(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzClean: whatever a source returns, a cleaned post has no NUL and no
+// invalid UTF-8 in any text field, keeps every bound, and encodes within
+// the log's message limit once its raw body is gone.
+func FuzzClean(f *testing.F) {
+	f.Add("replay:1", "路灯坏了", "张三", "gcj02", "https://x/1.jpg", 3, 31.7)
+	f.Add("weibo:\x00\xff", strings.Repeat("字", 20000), strings.Repeat("名", 500), "gc\x00j02", strings.Repeat("u", 5000), 100, math.Inf(1))
+	f.Add("", "", "", "", "", 0, math.NaN())
+	f.Fuzz(func(t *testing.T, id, text, name, system, image string, images int, lat float64) {
+		imgs := make([]string, min(max(images, 0), 200))
+		for i := range imgs {
+			imgs[i] = image
+		}
+		p := model.Post{ID: id, Source: name, NativeID: id, Author: model.Author{ID: name, Name: name}, Text: text,
+			Images: imgs, Region: name, URL: image, Geo: &model.Geo{Lat: lat, Lon: 118, System: system}}
+		got, _, err := Clean(p)
+		if err != nil {
+			var ue *UnfitError
+			if !errors.As(err, &ue) {
+				t.Fatalf("Clean error %v is not an UnfitError", err)
+			}
+			return
+		}
+		for _, s := range append([]string{got.ID, got.Source, got.NativeID, got.Author.ID, got.Author.Name, got.Text, got.Region, got.URL}, got.Images...) {
+			if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+				t.Fatalf("field %q not clean", s)
+			}
+		}
+		if len(got.ID) > MaxIDBytes || len(got.NativeID) > MaxIDBytes || len(got.Author.ID) > MaxIDBytes ||
+			utf8.RuneCountInString(got.Author.Name) > MaxNameRunes+1 || utf8.RuneCountInString(got.Text) > MaxPostRunes+1 ||
+			len(got.Images) > MaxImages || len(got.URL) > MaxURLBytes {
+			t.Fatalf("bound broken: %d/%d/%d bytes of ids, %d runes of name, %d of text, %d images, url %d bytes",
+				len(got.ID), len(got.NativeID), len(got.Author.ID), utf8.RuneCountInString(got.Author.Name), utf8.RuneCountInString(got.Text), len(got.Images), len(got.URL))
+		}
+		if g := got.Geo; g != nil && (!finite(g.Lat) || len(g.System) > MaxGeoSystemBytes) {
+			t.Fatalf("geo %+v", g)
+		}
+		b, err := json.Marshal(got)
+		if err != nil || len(b) > MaxPostMessage {
+			t.Fatalf("encoded: %d bytes, %v", len(b), err)
+		}
+	})
 }

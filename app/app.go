@@ -32,6 +32,7 @@ import (
 	"github.com/mashangban/mashangban/dispatch"
 	"github.com/mashangban/mashangban/ingest"
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/privacy"
 	"github.com/mashangban/mashangban/reply"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/stream"
@@ -137,6 +138,9 @@ func Run(ctx context.Context, cfg config.Config, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Phone and ID numbers in post texts, author names, raw bodies and the
+	// errors that quote them never reach a log line.
+	opts.Logger = privacy.Logger(opts.Logger)
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 5 * time.Second
 	}

@@ -83,7 +83,7 @@ func (s *Stage) Handle(ctx context.Context, msg stream.Message) error {
 			err = errors.New("post has no id")
 		}
 		s.metrics.errors.WithLabelValues(catDecode).Inc()
-		return s.deadLetter(ctx, string(msg.Key), "undecodable post: "+err.Error(), msg.Value)
+		return s.deadLetter(ctx, p.Source, string(msg.Key), "undecodable post: "+err.Error(), msg.Value)
 	}
 	s.metrics.postsIn.Inc()
 	dec := s.m.Classify(ctx, p)
@@ -121,8 +121,8 @@ func EncodeDecision(dec model.Decision) ([]byte, error) {
 	return b, err
 }
 
-func (s *Stage) deadLetter(ctx context.Context, key, reason string, raw []byte) error {
-	if err := s.dead.AddDeadLetter(ctx, model.DeadLetter{Stage: "classify", Key: key, Reason: reason, Raw: raw}); err != nil {
+func (s *Stage) deadLetter(ctx context.Context, source, key, reason string, raw []byte) error {
+	if err := s.dead.AddDeadLetter(ctx, model.DeadLetter{Stage: "classify", Source: source, Key: key, Reason: reason, Raw: raw}); err != nil {
 		s.metrics.errors.WithLabelValues(catDeadLetter).Inc()
 		return fmt.Errorf("record dead letter: %w", err)
 	}

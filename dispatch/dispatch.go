@@ -247,7 +247,7 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 	dec = withoutNUL(dec)
 	var outcome, caseNo string
 	var queued bool
-	err := d.st.DB.InTx(ctx, func(tx store.Tx) error {
+	apply := func(tx store.Tx) error {
 		outcome, caseNo, queued = "", "", false
 		handled, err := d.st.PostHandled(ctx, tx, dec.Post.ID)
 		if err != nil {
@@ -255,7 +255,11 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 		}
 		if handled {
 			outcome = "duplicate"
-			return nil
+			conflict, err := d.keepConflict(ctx, tx, dec)
+			if conflict {
+				outcome = "conflict"
+			}
+			return err
 		}
 		if _, err := d.st.InsertPost(ctx, tx, dec.Post); err != nil {
 			return err
@@ -269,13 +273,25 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 		res, err := d.place(ctx, tx, dec, now, store.ReplyAck, "system")
 		outcome, caseNo, queued = res.outcome, res.caseNo, true
 		return err
-	})
+	}
+	err := d.st.DB.InTx(ctx, apply)
+	if errors.Is(err, errHandled) {
+		// A concurrent dispatcher handled the post first (the same ID from
+		// another partition): run again, now as a duplicate, so that another
+		// text under that ID is still kept as a conflicting duplicate.
+		err = d.st.DB.InTx(ctx, apply)
+	}
 	if errors.Is(err, errHandled) {
 		outcome, err = "duplicate", nil
 	}
 	if err != nil {
 		d.m.decisions.WithLabelValues("error").Inc()
 		return fmt.Errorf("dispatch %q: %w", dec.Post.ID, err)
+	}
+	if outcome == "conflict" {
+		d.m.conflicts.Inc()
+		d.log.WarnContext(ctx, "conflicting duplicate kept as a dead letter", "post_id", dec.Post.ID)
+		outcome = "duplicate"
 	}
 	d.m.decisions.WithLabelValues(outcome).Inc()
 	d.m.handleSeconds.Observe(time.Since(start).Seconds())
@@ -296,6 +312,38 @@ func (d *Dispatcher) Handle(ctx context.Context, dec model.Decision) error {
 	return nil
 }
 
+// keepConflict checks a decision whose post ID is already handled. The
+// same text again is a redelivery or a repeated page and changes nothing;
+// another text under the same ID (a platform that reuses IDs, an edited
+// post, two replay files that number their lines alike) is kept as a dead
+// letter with both texts, keyed by the ID and the new text, so that each
+// other text is kept once however often it is delivered. conflict says
+// whether a new letter was recorded (in tx, so it commits with nothing else).
+func (d *Dispatcher) keepConflict(ctx context.Context, tx store.Tx, dec model.Decision) (conflict bool, err error) {
+	stored, err := d.st.PostText(ctx, tx, dec.Post.ID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && stored == dec.Post.Text {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	raw, err := json.Marshal(struct {
+		StoredText string     `json:"stored_text"`
+		Post       model.Post `json:"post"`
+	}{stored, dec.Post})
+	if err != nil {
+		raw = []byte(dec.Post.Text)
+	}
+	sum := sha256.Sum256([]byte(dec.Post.Text))
+	return d.st.AddDeadLetterQ(ctx, tx, model.DeadLetter{
+		Stage:  "dispatch",
+		Source: dec.Post.Source,
+		Key:    dec.Post.ID + "#text:" + hex.EncodeToString(sum[:8]),
+		Reason: "conflicting duplicate: post ID already handled with another text; the stored and the new text are in this record",
+		Raw:    raw,
+	})
+}
+
 // withoutNUL drops NUL characters from the texts of a decision: valid UTF-8,
 // but PostgreSQL's text type refuses them, and a post that can never be
 // stored would be redelivered forever.
@@ -303,6 +351,11 @@ func withoutNUL(dec model.Decision) model.Decision {
 	clean := func(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 	p := &dec.Post
 	p.Text, p.Author.ID, p.Author.Name, p.Region, p.URL, p.NativeID = clean(p.Text), clean(p.Author.ID), clean(p.Author.Name), clean(p.Region), clean(p.URL), clean(p.NativeID)
+	if p.Geo != nil {
+		g := *p.Geo
+		g.System = clean(g.System)
+		p.Geo = &g
+	}
 	dec.Category, dec.TriageReason = clean(dec.Category), clean(dec.TriageReason)
 	toks := make([]string, len(dec.Tokens))
 	for i, t := range dec.Tokens {

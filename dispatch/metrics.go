@@ -14,6 +14,7 @@ type metrics struct {
 	api           *prometheus.CounterVec
 	lastTick      prometheus.Gauge
 	outbox        *prometheus.GaugeVec
+	conflicts     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -52,5 +53,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mashangban_outbox_replies",
 			Help: "Replies to citizens and notices to departments in the outbox by state (queued, sending, sent, skipped, failed), read at each clock tick.",
 		}, []string{"state"}),
+		conflicts: f.NewCounter(prometheus.CounterOpts{
+			Name: "mashangban_dispatch_conflicting_duplicates_total",
+			Help: "Posts that came again under an ID already handled but with another text, each kept as a dead letter.",
+		}),
 	}
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/privacy"
 	"github.com/mashangban/mashangban/store"
 )
 
@@ -398,28 +398,11 @@ func lateness(e *ExposureItem, a store.ExposedAssignment, asOf time.Time) {
 	}
 }
 
-var reLongNumber = regexp.MustCompile(`[0-9０-９](?:[ -]?[0-9０-９]){10,}[Xx]?`)
-
-// maskNumbers hides every run of 11 or more digits (mobile numbers, with or
-// without +86 and separators; 18-character ID numbers, also ending in X;
-// bank cards): the first 3 and last 4 characters stay, the rest become *.
-func maskNumbers(s string) string {
-	return reLongNumber.ReplaceAllStringFunc(s, func(m string) string {
-		var cs []rune
-		for _, r := range m {
-			if r != ' ' && r != '-' {
-				cs = append(cs, r)
-			}
-		}
-		return string(cs[:3]) + strings.Repeat("*", len(cs)-7) + string(cs[len(cs)-4:])
-	})
-}
-
 // citizenWords is a post's text as the report shows it: on one line, phone
 // and ID numbers masked, at most wordsMax characters and "…" after a cut.
 // Masking comes first so that a cut cannot leave part of a number readable.
 func citizenWords(s string) string {
-	s = maskNumbers(strings.Join(strings.Fields(s), " "))
+	s = privacy.Mask(strings.Join(strings.Fields(s), " "))
 	if utf8.RuneCountInString(s) <= wordsMax {
 		return s
 	}

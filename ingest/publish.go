@@ -2,11 +2,12 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -67,15 +68,23 @@ func NewLogPublisher(log stream.Log, dead DeadLetterStore, logger *slog.Logger, 
 }
 
 // PublishPosts encodes posts and publishes them in one call: either all are
-// durable on the log or the poller tries again.
+// durable on the log or the poller tries again. A post that cannot be put on
+// the log at all (an ID over MaxIDBytes) is a dead letter instead and the
+// others go on.
 func (p *LogPublisher) PublishPosts(ctx context.Context, posts []model.Post) error {
 	msgs := make([]stream.Message, 0, len(posts))
 	for _, post := range posts {
-		b, err := p.encode(ctx, post)
+		key, b, err := p.encode(ctx, post)
 		if err != nil {
 			return err
 		}
-		msgs = append(msgs, stream.Message{Key: []byte(post.ID), Value: b})
+		if b == nil {
+			continue
+		}
+		msgs = append(msgs, stream.Message{Key: []byte(key), Value: b})
+	}
+	if len(msgs) == 0 {
+		return nil
 	}
 	if err := p.log.Publish(ctx, stream.TopicPosts, msgs...); err != nil {
 		p.errors.WithLabelValues(catLog).Inc()
@@ -87,22 +96,31 @@ func (p *LogPublisher) PublishPosts(ctx context.Context, posts []model.Post) err
 	return nil
 }
 
-// encode turns a post into its log message. A post over MaxPostRunes
-// characters is cut to that length, and the whole post is kept as a dead
-// letter (stage "ingest", reason "truncated"), so nothing is lost and the
-// post still becomes a case; a message still too large drops the platform's
-// raw body, which the dead letter keeps too.
-func (p *LogPublisher) encode(ctx context.Context, post model.Post) ([]byte, error) {
-	if !utf8.ValidString(post.Text) || !utf8.ValidString(post.Author.Name) || (len(post.Raw) > 0 && !utf8.Valid(post.Raw)) {
-		// The platform sent bytes that are not UTF-8: keep what can be read
-		// and mark the rest, so the post still reaches a person.
-		p.logger.Warn("post has invalid UTF-8; replaced with U+FFFD", "post_id", post.ID)
+// encode turns a post into its log message and key. Every field is made
+// storable and bounded first (Clean): NUL and invalid UTF-8 are cleaned, a
+// text over MaxPostRunes characters, a long author name, too many or too
+// long image URLs and the like are cut, and a message still over
+// MaxPostMessage drops the platform's raw body. When anything was cut, the
+// post as the source returned it is kept as a dead letter (stage "ingest",
+// the post's ID, a reason naming the cut fields), so nothing is lost and
+// the post still becomes a case. A post that cannot be made to fit is only
+// a dead letter: encode returns a nil message for it.
+func (p *LogPublisher) encode(ctx context.Context, post model.Post) (string, []byte, error) {
+	orig := post
+	post, cleaned, unfit := Clean(post)
+	if cleaned {
+		// The platform sent bytes that are not UTF-8, or NULs: keep what can
+		// be read and mark the rest, so the post still reaches a person.
+		p.logger.Warn("post has invalid UTF-8 or NUL bytes; cleaned", "post_id", post.ID)
 		p.errors.WithLabelValues(catDecode).Inc()
-		post.Text = strings.ToValidUTF8(post.Text, "\uFFFD")
-		post.Author.Name = strings.ToValidUTF8(post.Author.Name, "\uFFFD")
-		if len(post.Raw) > 0 && !utf8.Valid(post.Raw) {
-			post.Raw = json.RawMessage(strings.ToValidUTF8(string(post.Raw), "\uFFFD"))
+	}
+	if unfit != nil {
+		if err := p.keepWhole(ctx, orig, post, "post cannot be put on the posts log: "+unfit.Error()); err != nil {
+			return "", nil, err
 		}
+		p.errors.WithLabelValues(catOversize).Inc()
+		p.logger.Warn("post dead-lettered: it cannot be put on the posts log", "post_id", post.ID, "reason", unfit.Error())
+		return "", nil, nil
 	}
 	b, err := json.Marshal(post)
 	if err != nil && len(post.Raw) > 0 {
@@ -112,25 +130,47 @@ func (p *LogPublisher) encode(ctx context.Context, post model.Post) ([]byte, err
 		b, err = json.Marshal(post)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("encode post %s: %w", post.ID, err)
+		return "", nil, fmt.Errorf("encode post %s: %w", post.ID, err)
 	}
-	n := utf8.RuneCountInString(post.Text)
-	if n <= MaxPostRunes && len(b) <= MaxPostMessage {
-		return b, nil
+	if len(b) > MaxPostMessage {
+		post.Raw = nil
+		post.Cut = append(post.Cut, "raw")
+		if b, err = json.Marshal(post); err != nil {
+			return "", nil, fmt.Errorf("encode post %s: %w", post.ID, err)
+		}
 	}
-	reason := fmt.Sprintf("post too large for the log (%d characters, %d bytes): cut to %d characters without its raw body; the whole post is this record", n, len(b), MaxPostRunes)
-	if err := p.dead.AddDeadLetter(ctx, model.DeadLetter{Stage: "ingest", Source: post.Source, Key: post.ID, Reason: reason, Raw: b}); err != nil {
-		p.errors.WithLabelValues(catDeadLetter).Inc()
-		return nil, fmt.Errorf("record the whole of oversized post %s: %w", post.ID, err)
+	if len(post.Cut) == 0 {
+		return post.ID, b, nil
+	}
+	reason := fmt.Sprintf("post too large for the log: %s cut to fit; the whole post is this record", strings.Join(post.Cut, ", "))
+	if err := p.keepWhole(ctx, orig, post, reason); err != nil {
+		return "", nil, err
 	}
 	p.errors.WithLabelValues(catOversize).Inc()
-	p.logger.Warn("post cut to fit the log", "post_id", post.ID, "characters", n, "bytes", len(b))
-	if n > MaxPostRunes {
-		post.Text = string([]rune(post.Text)[:MaxPostRunes]) + "…"
+	p.logger.Warn("post cut to fit the log", "post_id", post.ID, "cut", strings.Join(post.Cut, ","), "bytes", len(b))
+	return post.ID, b, nil
+}
+
+// keepWhole records orig, the post as its source returned it, as an ingest
+// dead letter keyed by the cleaned post's ID.
+func (p *LogPublisher) keepWhole(ctx context.Context, orig, post model.Post, reason string) error {
+	whole, err := json.Marshal(orig)
+	if err != nil {
+		// NaN coordinates or a raw body that is not JSON: keep the rest.
+		orig.Geo, orig.Raw = nil, nil
+		if whole, err = json.Marshal(orig); err != nil {
+			whole = nil
+		}
 	}
-	post.Raw = nil
-	if b, err = json.Marshal(post); err != nil {
-		return nil, fmt.Errorf("encode post %s: %w", post.ID, err)
+	key := post.ID
+	if len(key) > MaxIDBytes {
+		// Long IDs that share a prefix stay apart.
+		sum := sha256.Sum256([]byte(key))
+		key = cutBytes(key, MaxIDBytes-20) + "…" + hex.EncodeToString(sum[:8])
 	}
-	return b, nil
+	if err := p.dead.AddDeadLetter(ctx, model.DeadLetter{Stage: "ingest", Source: post.Source, Key: key, Reason: reason, Raw: whole}); err != nil {
+		p.errors.WithLabelValues(catDeadLetter).Inc()
+		return fmt.Errorf("record the whole of post %s: %w", key, err)
+	}
+	return nil
 }

@@ -43,6 +43,10 @@ type Post struct {
 	FetchedAt time.Time       `json:"fetched_at"`
 	URL       string          `json:"url,omitempty"`
 	Raw       json.RawMessage `json:"raw,omitempty"` // the platform's body for this post, verbatim
+	// Cut names the fields ingest shortened or dropped to fit the posts log
+	// ("text", "images", "author.name", …); the whole post as the source
+	// returned it is then an ingest dead letter under the post's ID.
+	Cut []string `json:"cut,omitempty"`
 }
 
 // PostID builds the global key of a post from its channel and native ID.
@@ -261,7 +265,7 @@ type DeadLetter struct {
 	Stage  string // "ingest", "classify", "dispatch", "reply"
 	Source string // configured source name, when known
 	// Key identifies the input, usually the post ID. A keyed letter is
-	// recorded once per (Stage, Key): the first reason is kept and later
+	// recorded once per (Stage, Source, Key): the first reason is kept and later
 	// ones are ignored, so a message redelivered after a crash does not pile
 	// up copies. Letters with an empty Key are all kept.
 	Key       string

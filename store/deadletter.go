@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/mashangban/mashangban/model"
 )
@@ -11,14 +15,25 @@ import (
 // DeadLetter is input that a stage could not handle (model.DeadLetter).
 type DeadLetter = model.DeadLetter
 
-// AddDeadLetter records d (idempotent per Stage and Key, see DeadLetter).
+// AddDeadLetter records d (idempotent per Stage, Source and Key, see DeadLetter).
 func (s *Store) AddDeadLetter(ctx context.Context, d DeadLetter) error {
+	_, err := s.AddDeadLetterQ(ctx, nil, d)
+	return err
+}
+
+// AddDeadLetterQ records d on q (the pool when nil, or a transaction) and
+// says whether it was new: false means a letter with the same stage, source
+// and key was already kept. Text fields are made storable first (NUL
+// dropped, invalid UTF-8 replaced): a dead letter is the last stop for bad
+// input and must not fail on the very bytes that sent it there.
+func (s *Store) AddDeadLetterQ(ctx context.Context, q Querier, d DeadLetter) (inserted bool, err error) {
 	if d.Stage == "" || d.Reason == "" {
-		return errors.New("add dead letter: stage and reason are required")
+		return false, errors.New("add dead letter: stage and reason are required")
 	}
 	if d.CreatedAt.IsZero() {
 		d.CreatedAt = s.now()
 	}
+	d.Stage, d.Source, d.Key, d.Reason = keyable(d.Stage), keyable(d.Source), keyable(d.Key), storable(d.Reason)
 	var key any
 	if d.Key != "" {
 		key = d.Key
@@ -28,16 +43,44 @@ func (s *Store) AddDeadLetter(ctx context.Context, d DeadLetter) error {
 		raw = d.Raw
 	}
 	// A message redelivered after a crash fails the same way again, possibly
-	// on two consumers at once; UNIQUE (stage, key) with DO NOTHING keeps one.
-	_, err := s.DB.Exec(ctx, `
+	// on two consumers at once; UNIQUE (stage, source, key) with DO NOTHING
+	// keeps one. The source is part of the key because keys such as a
+	// replay file's "line:N" repeat across sources.
+	n, err := s.querier(q).Exec(ctx, `
 		INSERT INTO dead_letters (stage, source, key, reason, raw, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (stage, key) DO NOTHING`,
+		ON CONFLICT (stage, source, key) DO NOTHING`,
 		d.Stage, d.Source, key, d.Reason, raw, d.CreatedAt)
 	if err != nil {
-		return fmt.Errorf("add dead letter (%s %q): %w", d.Stage, d.Key, err)
+		return false, fmt.Errorf("add dead letter (%s %q): %w", d.Stage, d.Key, err)
 	}
-	return nil
+	return n == 1, nil
+}
+
+// maxKeyBytes bounds the key columns of a dead letter: PostgreSQL refuses
+// an index entry over about 2.7 kB.
+const maxKeyBytes = 512
+
+// keyable is storable(s) short enough for the unique index: a longer value
+// keeps its start and a hash of the whole, so two long keys that share a
+// start stay apart.
+func keyable(s string) string {
+	s = storable(s)
+	if len(s) <= maxKeyBytes {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	n := maxKeyBytes - 40
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…" + hex.EncodeToString(sum[:16])
+}
+
+// storable is s as both databases take it in a text column: valid UTF-8
+// without NUL.
+func storable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // ListDeadLetters returns the newest letters first; limit 0 means all.

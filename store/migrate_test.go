@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,5 +120,63 @@ func TestCheckSchemaOutdatedMessage(t *testing.T) {
 	want := "database schema is at version " + strconv.Itoa(cur) + ", this mashangban needs " + strconv.Itoa(latest) + ": run `mashangban migrate` or start with --db.migrate"
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("CheckSchema = %q, want it to contain %q", err, want)
+	}
+}
+
+// TestMigrationKeepsDeadLetters: migration 0003 rekeys dead letters by
+// (stage, source, key) and keeps every letter stored before it.
+func TestMigrationKeepsDeadLetters(t *testing.T) {
+	for _, open := range []struct {
+		name string
+		fn   func(testing.TB) *store.Store
+	}{{"sqlite", storetest.OpenSQLiteUnmigrated}, {"postgres", storetest.OpenPostgresUnmigrated}} {
+		t.Run(open.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open.fn(t)
+			dialect := string(s.DB.Dialect())
+			applied := `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`
+			if dialect == "postgres" {
+				applied = strings.Replace(applied, "applied_at TEXT", "applied_at TIMESTAMPTZ", 1)
+			}
+			if _, err := s.DB.Exec(ctx, applied); err != nil {
+				t.Fatal(err)
+			}
+			for v, name := range []string{"0001_init", "0002_dispatch"} {
+				b, err := os.ReadFile(filepath.Join("migrations", dialect, name+".sql"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.DB.Exec(ctx, string(b)); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if _, err := s.DB.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, v+1, name, s.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.AddDeadLetter(ctx, store.DeadLetter{Stage: "ingest", Source: "a", Key: "line:1", Reason: "before"}); err == nil {
+				t.Fatal("the old schema took a letter keyed by source: is migration 0003 already applied?")
+			}
+			if _, err := s.DB.Exec(ctx, `INSERT INTO dead_letters (stage, source, key, reason, raw, created_at) VALUES ('ingest', 'a', 'line:1', 'kept', $1, $2)`, []byte{1, 2}, s.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AddDeadLetter(ctx, store.DeadLetter{Stage: "ingest", Source: "b", Key: "line:1", Reason: "other source"}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.ListDeadLetters(ctx, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reasons []string
+			for _, d := range got {
+				reasons = append(reasons, d.Source+":"+d.Reason)
+			}
+			sort.Strings(reasons)
+			if strings.Join(reasons, ",") != "a:kept,b:other source" {
+				t.Errorf("dead letters after migration: %q", reasons)
+			}
+		})
 	}
 }

@@ -52,6 +52,20 @@ func (s *Store) InsertPost(ctx context.Context, q Querier, p model.Post) (insert
 	return n == 1, nil
 }
 
+// PostText returns the stored text of a post, or ErrNotFound. q is the pool
+// or a transaction (nil means the pool).
+func (s *Store) PostText(ctx context.Context, q Querier, id string) (string, error) {
+	var text string
+	err := s.querier(q).QueryRow(ctx, `
+		SELECT text
+		FROM posts
+		WHERE post_id = $1`, id).Scan(&text)
+	if err != nil {
+		return "", fmt.Errorf("post text %q: %w", id, err)
+	}
+	return text, nil
+}
+
 // GetPost returns the stored post, or ErrNotFound.
 func (s *Store) GetPost(ctx context.Context, id string) (model.Post, error) {
 	var (

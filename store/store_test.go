@@ -1,11 +1,13 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -288,6 +290,50 @@ func TestDeadLetters(t *testing.T) {
 		}
 		if err := s.AddDeadLetter(ctx, store.DeadLetter{Stage: "ingest"}); err == nil {
 			t.Error("AddDeadLetter without a reason: no error")
+		}
+	})
+}
+
+// TestDeadLettersKeyedBySource: two replay files both have a line 1, and
+// each source's letter is kept; the same source's line 1 again is not.
+// Bytes PostgreSQL refuses in text (NUL) and invalid UTF-8 in the key or
+// reason do not stop the letter from being kept.
+func TestDeadLettersKeyedBySource(t *testing.T) {
+	storetest.ForEachStore(t, func(t *testing.T, s *store.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		letters := []store.DeadLetter{
+			{Stage: "ingest", Source: "replay-a", Key: "line:1", Reason: "line 1: invalid json"},
+			{Stage: "ingest", Source: "replay-b", Key: "line:1", Reason: "line 1: empty text"},
+			{Stage: "ingest", Source: "replay-a", Key: "line:1", Reason: "line 1: again"},
+			{Stage: "dispatch", Source: "replay-a", Key: "replay:1\x00\xff", Reason: "bad \x00 byte \xfe", Raw: []byte{0, 0xff}},
+		}
+		for _, d := range letters {
+			if err := s.AddDeadLetter(ctx, d); err != nil {
+				t.Fatalf("AddDeadLetter(%+v): %v", d, err)
+			}
+		}
+		got, err := s.ListDeadLetters(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, d := range got {
+			keys = append(keys, d.Stage+"/"+d.Source+"/"+d.Key+"/"+d.Reason)
+		}
+		sort.Strings(keys)
+		want := []string{
+			"dispatch/replay-a/replay:1\uFFFD/bad  byte \uFFFD",
+			"ingest/replay-a/line:1/line 1: invalid json",
+			"ingest/replay-b/line:1/line 1: empty text",
+		}
+		if !reflect.DeepEqual(keys, want) {
+			t.Errorf("dead letters:\n got %q\nwant %q", keys, want)
+		}
+		for _, d := range got {
+			if d.Stage == "dispatch" && !bytes.Equal(d.Raw, []byte{0, 0xff}) {
+				t.Errorf("raw bytes of the dispatch letter = %x, want 00ff", d.Raw)
+			}
 		}
 	})
 }

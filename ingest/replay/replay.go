@@ -41,7 +41,7 @@ const DefaultName = "replay"
 // Defaults for Options.
 const (
 	DefaultBatchSize = 100
-	DefaultMaxLine   = 1 << 20
+	DefaultMaxLine   = 8 << 20
 )
 
 // Options configure a replay Source.
@@ -51,7 +51,9 @@ type Options struct {
 	// BatchSize is the most lines one Poll consumes (default 100).
 	BatchSize int
 	// MaxLine is the longest line accepted as a post, in bytes (default
-	// 1 MiB); longer lines are rejected.
+	// 8 MiB); a longer line is rejected with its first MaxLine bytes, and
+	// no more than that is held in memory. Posts under it whose fields are
+	// too long for the posts log are cut to fit by ingest.
 	MaxLine int
 	// Location interprets created_at values without a zone (default
 	// Asia/Shanghai, falling back to UTC+8 when the zone database is missing).
@@ -171,30 +173,35 @@ func (s *Source) Poll(ctx context.Context, cur ingest.Cursor) (ingest.Batch, err
 		if err := ctx.Err(); err != nil {
 			return ingest.Batch{}, err
 		}
-		raw, err := r.ReadBytes('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
+		raw, size, complete, err := readLine(r, s.opts.MaxLine)
+		if err != nil {
 			return ingest.Batch{}, fmt.Errorf("replay: %w: %w", ingest.ErrTransient, err)
 		}
-		if len(raw) == 0 {
+		if size == 0 {
 			break // end of file
 		}
-		complete := raw[len(raw)-1] == '\n'
 		lineNo := pos.Line + 1
 		body := bytes.TrimSpace(raw)
-		if len(body) == 0 {
+		if len(body) == 0 && size == int64(len(raw)) {
 			if !complete {
 				break
 			}
-			pos.Offset += int64(len(raw))
+			pos.Offset += size
 			pos.Line = lineNo
 			continue
 		}
-		p, perr := s.decodeLine(body, now)
+		var p model.Post
+		var perr error
+		if size > int64(len(raw)) {
+			perr = fmt.Errorf("line is %d bytes, over the limit of %d", size, s.opts.MaxLine)
+		} else {
+			p, perr = s.decodeLine(body, now)
+		}
 		if !complete && perr != nil {
 			// Probably a line still being written: leave it for a later poll.
 			break
 		}
-		pos.Offset += int64(len(raw))
+		pos.Offset += size
 		pos.Line = lineNo
 		if perr != nil {
 			keep := body
@@ -216,6 +223,29 @@ func (s *Source) Poll(ctx context.Context, cur ingest.Cursor) (ingest.Batch, err
 	}
 	b.Next = pos.cursor()
 	return b, nil
+}
+
+// readLine reads one line, newline included, keeping at most max bytes of
+// it: size is the whole line's length in the file, complete says whether it
+// ended with a newline (else the file ended first).
+func readLine(r *bufio.Reader, max int) (kept []byte, size int64, complete bool, err error) {
+	for {
+		chunk, err := r.ReadSlice('\n')
+		size += int64(len(chunk))
+		if room := max + 1 - len(kept); room > 0 {
+			kept = append(kept, chunk[:min(room, len(chunk))]...)
+		}
+		switch {
+		case err == nil:
+			return kept, size, true, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF):
+			return kept, size, false, nil
+		default:
+			return nil, 0, false, err
+		}
+	}
 }
 
 // line is the union of the full and the minimal post forms.

@@ -376,3 +376,29 @@ func BenchmarkPoll(b *testing.B) {
 		}
 	}
 }
+
+// TestPollRejectsOverlongLine: a line over MaxLine is a rejected item with
+// its first MaxLine bytes and a reason, and the lines after it are read;
+// the cursor counts the whole line.
+func TestPollRejectsOverlongLine(t *testing.T) {
+	long := `{"id":"long","text":"` + strings.Repeat("路", 200000) + `"}`
+	path := writeFile(t, `{"id":"a","text":"路灯坏了"}`+"\n"+long+"\n"+`{"id":"b","text":"井盖丢了"}`+"\n")
+	s, err := New(Options{Path: path, MaxLine: 64 << 10, BatchSize: 2, Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts, rej, cur, _ := drain(t, s, "")
+	if len(posts) != 2 || posts[0].ID != "replay:a" || posts[1].ID != "replay:b" {
+		t.Fatalf("posts = %v", posts)
+	}
+	if len(rej) != 1 || rej[0].Key != "line:2" || !strings.Contains(rej[0].Reason, "over the limit") || len(rej[0].Raw) != 64<<10 {
+		t.Fatalf("rejected = %d items, first %q %q (%d bytes)", len(rej), rej[0].Key, rej[0].Reason, len(rej[0].Raw))
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off, line, err := ParseCursor(cur); err != nil || off != fi.Size() || line != 3 {
+		t.Errorf("cursor %q, want offset %d line 3", cur, fi.Size())
+	}
+}

@@ -586,3 +586,42 @@ func TestSourceSkipsRecordsWithoutCreationTime(t *testing.T) {
 		t.Fatalf("got %v", ids)
 	}
 }
+
+// TestSourceHostileRecords: records with deep nesting, numbers no float
+// holds and fields of the wrong type each end as a post or a dead letter
+// with its reason, and the record after them is read.
+func TestSourceHostileRecords(t *testing.T) {
+	f := newFake(t, wechatfake.Options{})
+	ms := base.Add(time.Hour).UnixMilli()
+	deep := strings.Repeat("[", 5000) + strings.Repeat("]", 5000)
+	if err := f.AddJSON(
+		fmt.Sprintf(`{"_id":"deep","content":"路灯坏了","createdAt":{"$date":%d},"extra":%s}`, ms, deep),
+		fmt.Sprintf(`{"_id":"hugenum","content":"路灯坏了","createdAt":{"$date":%d},"location":{"latitude":1e300,"longitude":118.5}}`, ms+1),
+		fmt.Sprintf(`{"_id":"hugedate","content":"路灯坏了","createdAt":1e300,"n":%d}`, ms+2),
+		fmt.Sprintf(`{"_id":"types","content":123,"title":["路灯"],"createdAt":{"$date":%d}}`, ms+3),
+		fmt.Sprintf(`{"_id":"types2","content":"井盖缺失","createdAt":{"$date":%d},"images":{"a":1},"_openid":[1],"location":"here"}`, ms+4),
+		fmt.Sprintf(`{"_id":"after","content":"井盖缺失","createdAt":{"$date":%d}}`, ms+5),
+	); err != nil {
+		t.Fatal(err)
+	}
+	src := newSource(t, f, SourceOptions{})
+	r := runPoller(t, src, nil, func(r *pollResult) bool { return slices.Contains(r.pub.ids(), "after") })
+	seen := map[string]bool{}
+	for _, id := range r.pub.ids() {
+		seen[id] = true
+	}
+	for _, d := range r.dead.items {
+		if d.Reason == "" || len(d.Raw) == 0 {
+			t.Errorf("dead letter without reason or body: %+v", d)
+		}
+		if seen[d.Key] {
+			t.Errorf("%s both published and dead-lettered", d.Key)
+		}
+		seen[d.Key] = true
+	}
+	for _, id := range []string{"deep", "hugenum", "types", "types2", "after"} {
+		if !seen[id] {
+			t.Errorf("record %s neither published nor a dead letter (published %v, dead %+v)", id, r.pub.ids(), r.dead.items)
+		}
+	}
+}

@@ -37,6 +37,7 @@ func (a *App) handler(reg *prometheus.Registry) http.Handler {
 	if a.api != nil {
 		mux.Handle("/api/", a.api)
 	}
+	mux.Handle("/ui/", a.console())
 	return mux
 }
 

@@ -273,6 +273,9 @@ func (s *server) timeline(e store.Event, det map[string]any) timelineRow {
 	default:
 		row.What = e.Kind
 	}
+	if row.Who == dept && strings.HasPrefix(row.What, dept) {
+		row.Who = "" // "市城市管理局 市城市管理局签收" says it twice
+	}
 	return row
 }
 

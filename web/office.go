@@ -214,7 +214,7 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
 		s.internal(w, r, u, err)
 		return
 	}
-	rep, err := dispatch.BuildReport(ctx, s.Store, now, now, s.Dispatcher.Location(), s.Dispatcher.Names())
+	rep, err := dispatch.BuildFeedback(ctx, s.Store, now, now, s.Dispatcher.Location(), s.Dispatcher.Names())
 	if err != nil {
 		s.internal(w, r, u, err)
 		return

@@ -80,6 +80,9 @@ func (a *App) buildRoutes(reg *prometheus.Registry) []Route {
 		rs = append(rs, Route{pr.Method, pr.Path, RolePublic, pr.Handler})
 	}
 	if a.disp != nil {
+		// The web console signs in with the same tokens and keeps its own
+		// session; its pages check the role of who signed in.
+		rs = append(rs, Route{"", "/ui/", RolePublic, a.console()})
 		for _, e := range a.disp.Endpoints() {
 			role := RoleDepartment
 			if e.Office {
@@ -158,8 +161,16 @@ func newCredentials(cfg config.Config) *credentials {
 // which one matched.
 func (c *credentials) authenticate(r *http.Request) (principal, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return principal{}, false
+	}
+	return c.lookup(tok)
+}
+
+// lookup finds the holder of a token.
+func (c *credentials) lookup(tok string) (principal, bool) {
 	tok = strings.TrimSpace(tok)
-	if !ok || tok == "" {
+	if tok == "" {
 		return principal{}, false
 	}
 	sum := sha256.Sum256([]byte(tok))

@@ -117,6 +117,7 @@ func TestRouteTableAccess(t *testing.T) {
 		"GET /rules":                          {"/rules", "", []int{200}, false},
 		"GET /cases":                          {"/cases", "", []int{200}, false},
 		"GET /deadletters":                    {"/deadletters", "", []int{200}, false},
+		"ANY /ui/":                            {"/ui/", "", []int{200, 303}, false},
 		"GET /c/{no}":                         {"/c/" + c.No, "", []int{200}, false},
 		"GET /c/{$}":                          {"/c/", "", []int{404}, false},
 		"GET /open311/v2/services.json":       {"/open311/v2/services.json", "", []int{200}, false},
@@ -142,7 +143,7 @@ func TestRouteTableAccess(t *testing.T) {
 	routes := r.app.Routes()
 	var seen []string
 	for _, rt := range routes {
-		key := rt.Method + " " + rt.Pattern
+		key := routeKey(rt)
 		seen = append(seen, key)
 		s, ok := samples[key]
 		if !ok {
@@ -244,7 +245,7 @@ func TestSecurityDocListsEveryRoute(t *testing.T) {
 		inDoc[m[1]] = m[2]
 	}
 	for _, rt := range r.app.Routes() {
-		key := rt.Method + " " + rt.Pattern
+		key := routeKey(rt)
 		if role, ok := inDoc[key]; !ok || role != rt.Role.String() {
 			t.Errorf("docs/security.md lists %s as %q, the table says %s", key, role, rt.Role)
 		}
@@ -253,4 +254,13 @@ func TestSecurityDocListsEveryRoute(t *testing.T) {
 	for key := range inDoc {
 		t.Errorf("docs/security.md lists %s, which the table does not have", key)
 	}
+}
+
+// routeKey names a route as docs/security.md does: its method and pattern,
+// ANY for a route that serves every method.
+func routeKey(rt app.Route) string {
+	if rt.Method == "" {
+		return "ANY " + rt.Pattern
+	}
+	return rt.Method + " " + rt.Pattern
 }

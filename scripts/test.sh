@@ -2,7 +2,8 @@
 # Runs every test of mashangban: unit, contract (SQLite and PostgreSQL, the
 # in-process log and Kafka through an in-process broker), end-to-end, and a
 # short run of every fuzz target. It starts the local PostgreSQL server if it
-# is down, creates the test database, and installs kcat if it is missing.
+# is down, creates the test database, and installs kcat, and Chromium with a
+# Chinese font for the console's browser tests, if they are missing.
 #
 #   scripts/test.sh            everything, with the race detector
 #   FUZZTIME=30s scripts/test.sh   longer fuzzing
@@ -22,6 +23,15 @@ if ! command -v kcat >/dev/null 2>&1; then
 	fi
 fi
 
+if ! command -v chromium >/dev/null 2>&1; then
+	echo "installing chromium and a Chinese font (Debian packages) for the console's browser tests"
+	if [ "$(id -u)" = 0 ]; then
+		apt-get update -qq >/dev/null && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+	else
+		sudo apt-get update -qq >/dev/null && sudo apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+	fi
+fi
+
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
 	if ! pg_isready -q -h "$PGHOST_ADDR" -p "$PGPORT_NUM"; then
 		echo "starting PostgreSQL"
@@ -36,9 +46,10 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
 	fi
 	export TEST_DATABASE_URL="postgres://postgres@$PGHOST_ADDR:$PGPORT_NUM/$TEST_DB?sslmode=disable"
 fi
-# A Postgres or kcat test that would skip is a failure here.
+# A Postgres, kcat or browser test that would skip is a failure here.
 export MSB_REQUIRE_POSTGRES=1
 export MSB_REQUIRE_KCAT=1
+export MSB_REQUIRE_BROWSER=1
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -1,0 +1,41 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/mashangban/mashangban/store/storetest"
+)
+
+func TestAuthenticate(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := newTestDispatcher(t, st, newFakeClock(start))
+	ctx := context.Background()
+	if err := d.SaveTokens(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A second dispatcher on the same database without the configuration
+	// knows the tokens from the store.
+	other := New(st, Options{}, nil, nil)
+	for _, disp := range []*Dispatcher{d, other} {
+		for tok, want := range map[string]Actor{"tok-gas": {ID: "gas"}, " tok-duty ": {ID: "duty", Supervisor: true}} {
+			got, err := disp.Authenticate(ctx, tok)
+			if err != nil || got != want {
+				t.Errorf("Authenticate(%q) = %+v, %v; want %+v", tok, got, err, want)
+			}
+		}
+		for _, tok := range []string{"", "  ", "tok-nope"} {
+			if _, err := disp.Authenticate(ctx, tok); !errors.Is(err, ErrUnauthorized) {
+				t.Errorf("Authenticate(%q) = %v, want ErrUnauthorized", tok, err)
+			}
+		}
+	}
+	deps := d.Departments()
+	if len(deps) != 4 || deps[0].ID != "cgj" || deps[0].Name != "市城市管理局" {
+		t.Errorf("Departments() = %+v, want the four non-supervisors by ID, named", deps)
+	}
+	if got := d.DepartmentName("gas"); got != "市燃气公司" {
+		t.Errorf("DepartmentName(gas) = %q", got)
+	}
+}

@@ -1,0 +1,207 @@
+package web
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/store"
+	"github.com/mashangban/mashangban/store/storetest"
+)
+
+// EnvRequireBrowser, set to 1, turns a missing Chromium from a skip into a
+// failure (for the test script and CI).
+const EnvRequireBrowser = "MSB_REQUIRE_BROWSER"
+
+var screenshots = flag.String("screenshots", "", "directory to save the browser tests' screenshots in (docs/screenshots is ../docs/screenshots)")
+
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv(EnvRequireBrowser) == "1" {
+		t.Fatalf("no chromium on PATH and %s=1", EnvRequireBrowser)
+	}
+	t.Skip("no chromium on PATH (apt-get install chromium); set " + EnvRequireBrowser + "=1 to fail instead")
+	return ""
+}
+
+// TestBrowser drives the console in headless Chromium at phone width: one
+// browser, a fresh browser context (its own cookies) per person.
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	st := storetest.OpenSQLite(t)
+	f := newFixture(t, st)
+	f.seed(t)
+	dir := *screenshots
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("headless", true), chromedp.WindowSize(412, 900), chromedp.Flag("lang", "zh-CN"))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	person := func(t *testing.T) context.Context {
+		c, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+		t.Cleanup(cancel)
+		// The first run opens the tab and ties it to its context: not one
+		// with a step's timeout.
+		if err := chromedp.Do(c); err != nil {
+			t.Fatalf("open a tab: %v", err)
+		}
+		return c
+	}
+	run := func(t *testing.T, c context.Context, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		tc, cancel := context.WithTimeout(c, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(tc, steps...); err != nil {
+			url, _ := chromedp.Run(c, chromedp.Location())
+			body, _ := chromedp.Run(c, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("%v\nat %s:\n%s", err, url, body)
+		}
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+		})
+	}
+	signIn := func(token string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Navigate(f.srv.URL+"/ui/"),
+			chromedp.WaitVisible(chromedp.CSS("#token")),
+			chromedp.SendKeys(chromedp.CSS("#token"), token),
+			chromedp.Submit(chromedp.CSS("#token")),
+			chromedp.WaitVisible(chromedp.CSS("form.signout")),
+		)
+	}
+	textOf := func(c context.Context, t *testing.T, sel string) string {
+		t.Helper()
+		tc, cancel := context.WithTimeout(c, 30*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(tc, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	w1, w2 := f.cases["w1"], f.cases["w2"]
+	a1 := f.assignment(t, w1, "cgj")
+
+	t.Run("department claims replies and closes", func(t *testing.T) {
+		c := person(t)
+		run(t, c, chromedp.Navigate(f.srv.URL+"/ui/inbox"), chromedp.WaitVisible(chromedp.CSS("#token")), shot("signin"))
+		run(t, c, signIn("tok-cgj"), shot("inbox"))
+		if inbox := textOf(c, t, "main"); !strings.Contains(inbox, w1) || !strings.Contains(inbox, "签收剩余") || strings.Contains(inbox, f.cases["w3"]) {
+			t.Fatalf("inbox:\n%s", inbox)
+		}
+		claim := fmt.Sprintf(`form[action="/ui/assignments/%d/claim"] button`, a1.ID)
+		run(t, c, chromedp.Click(chromedp.CSS(claim)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		if got := f.assignment(t, w1, "cgj"); got.State != model.AssignmentClaimed {
+			t.Fatalf("after clicking 签收 the assignment is %s", got.State)
+		}
+		reply := fmt.Sprintf("#reply-%d", a1.ID)
+		run(t, c,
+			chromedp.SendKeys(chromedp.CSS(reply), "已安排人员今天下午补装井盖。"),
+			chromedp.Submit(chromedp.CSS(reply)),
+			chromedp.WaitVisible(chromedp.CSS(".flash")), shot("case"))
+		if flash := textOf(c, t, ".flash"); !strings.Contains(flash, "答复已发送") {
+			t.Errorf("after replying: %q", flash)
+		}
+		resolve := fmt.Sprintf("#resolve-%d", a1.ID)
+		run(t, c,
+			chromedp.SendKeys(chromedp.CSS(resolve), "井盖已补装，感谢监督。"),
+			chromedp.Submit(chromedp.CSS(resolve)),
+			chromedp.WaitVisible(chromedp.CSS(".flash")))
+		if got := f.assignment(t, w1, "cgj"); got.State != model.AssignmentResolved {
+			t.Fatalf("after 办结 the assignment is %s", got.State)
+		}
+		if tl := textOf(c, t, ".timeline"); !strings.Contains(tl, "市城市管理局答复") || !strings.Contains(tl, "井盖已补装，感谢监督。") {
+			t.Errorf("timeline:\n%s", tl)
+		}
+	})
+
+	t.Run("another department cannot open the case", func(t *testing.T) {
+		c := person(t)
+		run(t, c, signIn("tok-ldj"), chromedp.Navigate(f.srv.URL+"/ui/cases/"+w1), chromedp.WaitVisible(chromedp.CSS(".error")), shot("not-found"))
+		if body := textOf(c, t, "main"); !strings.Contains(body, "没有找到这个办件") || strings.Contains(body, "井盖") {
+			t.Errorf("ldj opening cgj's case:\n%s", body)
+		}
+	})
+
+	t.Run("forged cross-site form post fails", func(t *testing.T) {
+		c := person(t)
+		run(t, c, signIn("tok-cgj"))
+		a2 := f.assignment(t, w2, "cgj")
+		// Another site (localhost is not the console's 127.0.0.1) whose
+		// page posts to the console, as a forged link would.
+		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `<!doctype html><form method="post" action="%s/ui/assignments/%d/claim"><input name="csrf" value="guess"><button id="go">抽奖</button></form>`, f.srv.URL, a2.ID)
+		}))
+		defer evil.Close()
+		evilURL := strings.Replace(evil.URL, "127.0.0.1", "localhost", 1)
+		run(t, c, chromedp.Navigate(evilURL), chromedp.Click(chromedp.CSS("#go")), chromedp.WaitVisible(chromedp.CSS(".error")))
+		if body := textOf(c, t, "main"); !strings.Contains(body, "拒绝来自其他网站的提交") {
+			t.Errorf("forged post answered:\n%s", body)
+		}
+		if got := f.assignment(t, w2, "cgj"); got.State != model.AssignmentPending {
+			t.Fatalf("the forged post moved the assignment to %s", got.State)
+		}
+	})
+
+	t.Run("office routes triage and the dashboard moves", func(t *testing.T) {
+		c := person(t)
+		run(t, c, signIn("tok-duty"), shot("dashboard"))
+		open := textOf(c, t, ".tiles li:first-child .n")
+		if n := textOf(c, t, "#triage-count"); n != "1" {
+			t.Fatalf("triage count on the dashboard: %q, want 1", n)
+		}
+		run(t, c, chromedp.Navigate(f.srv.URL+"/ui/triage"), chromedp.WaitVisible(chromedp.CSS("#l0")), shot("triage"))
+		run(t, c,
+			chromedp.SetValue(chromedp.CSS("#d0"), "340503"),
+			chromedp.SetValue(chromedp.CSS("#l0"), "cgj"),
+			chromedp.SendKeys(chromedp.CSS("#r0"), "占道经营归城管"),
+			chromedp.Submit(chromedp.CSS("#r0")),
+			chromedp.WaitVisible(chromedp.CSS(".flash")))
+		it, err := st.GetTriage(context.Background(), nil, model.PostID(model.ChannelWeibo, "w4"))
+		if err != nil || it.State != store.TriageRouted || it.RoutedBy != "duty" {
+			t.Fatalf("triage entry: %+v %v", it, err)
+		}
+		run(t, c, chromedp.Navigate(f.srv.URL+"/ui/dashboard"), chromedp.WaitVisible(chromedp.CSS("#triage-count")))
+		if n := textOf(c, t, "#triage-count"); n != "0" {
+			t.Errorf("triage count after routing: %q, want 0", n)
+		}
+		if now := textOf(c, t, ".tiles li:first-child .n"); now == open {
+			t.Errorf("open assignments still %s after routing a post to a department", now)
+		}
+	})
+}

@@ -237,7 +237,8 @@ func TestBrowser(t *testing.T) {
 		run(t, c, signIn("tok-cgj"),
 			chromedp.SendKeys(chromedp.CSS("#q"), "燃气"),
 			chromedp.Submit(chromedp.CSS("#q")),
-			chromedp.WaitVisible(chromedp.CSS("h1")), shot("inbox-search"))
+			// Only a filtered inbox offers to clear the filters.
+			chromedp.WaitVisible(chromedp.CSS(`main > p > a[href="/ui/inbox"]`)), shot("inbox-search"))
 		main := textOf(c, t, "main")
 		if !strings.Contains(main, w2) || strings.Contains(main, f.cases["w3"]) || !strings.Contains(main, "含“燃气”") {
 			t.Errorf("inbox searched for 燃气:\n%s", main)
@@ -265,6 +266,8 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`article.post details summary`)),
 			chromedp.SendKeys(chromedp.CSS("#unmerge-w2b"), "北门是另一处管道"),
 			chromedp.Submit(chromedp.CSS("#unmerge-w2b")),
+			// The case page it left had a flash too: wait for the new case's.
+			chromedp.WaitNotPresent(chromedp.CSS("#unmerge-w2b")),
 			chromedp.WaitVisible(chromedp.CSS(".flash")), shot("unmerged"))
 		h1 := textOf(c, t, "h1")
 		if strings.Contains(h1, w2) || !strings.Contains(textOf(c, t, ".flash"), "已撤销合并") {

@@ -1,12 +1,14 @@
 // Package web is the console of the city's 马上办 office and of each
 // department's clerks: server-rendered pages (html/template, embedded
-// templates and style sheet, no script) to sign in, work through a
-// department's inbox, read and act on a case, route the triage queue by hand
-// and follow the office's dashboard.
+// templates and style sheet, no script) to sign in, search and work through
+// an inbox, read and act on a case, route the triage queue by hand, follow
+// the office's dashboard, read the weekly report, and try and reload the
+// rules.
 //
 // It is not a second source of truth: every page reads the store and every
 // action goes through the dispatcher's own methods (Claim, Reply, Resolve,
-// Transfer, RouteTriage), which check who may do what and audit it. It is
+// Transfer, RequestAssist, Unmerge, RouteTriage), which check who may do
+// what and audit it. It is
 // not the JSON API (dispatch.API) nor the public case page for citizens.
 package web
 

@@ -125,7 +125,8 @@ func TestConsoleRulesPage(t *testing.T) {
 	if code, _, at := cc.post(addr, "/ui/signin", url.Values{"token": {adminToken}}); code != http.StatusOK || at.Path != "/ui/dashboard" {
 		t.Fatalf("administrator's sign-in ended at %s with %d", at, code)
 	}
-	code, body, _ := cc.get(addr, "/ui/rules?text="+url.QueryEscape("东方城二区16栋对面楼顶广告牌强光太亮，晚上11点还亮着"))
+	_, body, _ := cc.get(addr, "/ui/rules")
+	code, body, _ := cc.post(addr, "/ui/rules/try", url.Values{"csrf": {csrfField(t, body)}, "text": {"东方城二区16栋对面楼顶广告牌强光太亮，晚上11点还亮着"}})
 	if code != http.StatusOK || !strings.Contains(body, "主办：") || !strings.Contains(body, `id="trace">rule set:`) || !strings.Contains(body, "城市管理局") {
 		t.Fatalf("trial on the rules page: %d\n%s", code, body)
 	}

@@ -31,19 +31,29 @@ func TestRulesPage(t *testing.T) {
 			t.Errorf("rules page lacks %q:\n%s", want, p.body)
 		}
 	}
-	p = c.get("/ui/rules?text=" + url.QueryEscape("湖东路井盖丢失"))
+	csrf := csrfOf(t, p.body)
+	try := func(text string) page { return c.post("/ui/rules/try", url.Values{"csrf": {csrf}, "text": {text}}) }
+	if p := c.get("/ui/rules?text=" + url.QueryEscape("湖东路井盖丢失")); strings.Contains(p.body, `id="trace"`) {
+		t.Errorf("a trial text in the URL was classified")
+	}
+	p = try("湖东路井盖丢失")
 	for _, want := range []string{"主办：市城市管理局", "协办</dt><dd>市燃气公司", "雨山区", "92.0%", "井盖缺失", `<pre class="trace" id="trace">rule set:  r1`} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("trial of a 井盖 text lacks %q:\n%s", want, p.body)
 		}
 	}
-	if p := c.get("/ui/rules?text=" + url.QueryEscape("楼上很吵")); !strings.Contains(p.body, "转人工分派") {
+	if p := try("楼上很吵"); !strings.Contains(p.body, "转人工分派") {
 		t.Errorf("trial of an unmatched text does not say it goes to triage:\n%s", p.body)
 	}
-	if p := c.get("/ui/rules?text=" + strings.Repeat("字", maxTrial+1)); p.code != http.StatusBadRequest || !strings.Contains(p.body, "不能超过2000字") {
-		t.Errorf("over-long trial: %d", p.code)
+	if p := try(strings.Repeat("字", maxTrial+1)); p.code != http.StatusBadRequest || !strings.Contains(p.body, "不能超过2000字") || !strings.Contains(p.body, "字字字") {
+		t.Errorf("over-long trial: %d, want 400 with the text kept", p.code)
 	}
-	csrf := csrfOf(t, p.body)
+	if p := try("  "); p.code != http.StatusBadRequest || !strings.Contains(p.body, "请输入要试分类的文字") {
+		t.Errorf("empty trial: %d", p.code)
+	}
+	if p := c.post("/ui/rules/try", url.Values{"text": {"井盖"}}); p.code != http.StatusForbidden {
+		t.Errorf("trial without the CSRF token: %d, want 403", p.code)
+	}
 	if p := c.post("/ui/rules/reload", url.Values{"csrf": {"forged"}}); p.code != http.StatusForbidden {
 		t.Errorf("reload without the session's CSRF token: %d, want 403", p.code)
 	}
@@ -230,6 +240,9 @@ func TestUnmergeAssistAndPhrases(t *testing.T) {
 		nc, err := st.GetCase(ctx, nil, cp.CaseID)
 		if err != nil || nc.No == w1 || !strings.Contains(p.location, nc.No) {
 			t.Fatalf("after unmerge the post is in %+v (%v), redirected to %q", nc, err, p.location)
+		}
+		if p := lead.get(p.location); !strings.Contains(p.body, `由办件 <a href="/ui/cases/`+w1+`">`+w1+`</a> 撤销合并后单独立案`) || !strings.Contains(p.body, "这是另一处井盖") {
+			t.Errorf("the new case does not say which case it was split from:\n%s", p.body)
 		}
 		if p := lead.get("/ui/cases/" + w1); !strings.Contains(p.body, "撤销合并："+w1+" → "+nc.No) || !strings.Contains(p.body, "这是另一处井盖") {
 			t.Errorf("the old case's timeline lacks the undo and its reason")

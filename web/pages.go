@@ -201,6 +201,7 @@ type caseData struct {
 	Draft       draft
 	Phrases     []string
 	CanUnmerge  bool
+	SplitFrom   *timelineRow // the undone merge this case was made by
 }
 
 var errNotYours = errors.New("case of another department")
@@ -280,6 +281,10 @@ func (s *server) loadCase(ctx context.Context, no string, u *user) (caseData, er
 		row := s.timeline(e, det)
 		if e.Kind == "triage.routed" {
 			d.Routed = append(d.Routed, row)
+		}
+		if to, _ := det["to"].(string); e.Kind == "case.unmerged" && to == c.No {
+			from, _ := det["from"].(string)
+			d.SplitFrom = &timelineRow{At: e.At, Who: row.Who, What: from, Words: row.Words}
 		}
 		d.Timeline = append(d.Timeline, row)
 	}

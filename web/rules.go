@@ -63,8 +63,16 @@ func (s *server) rulesPage(w http.ResponseWriter, r *http.Request, u *user) {
 		v.Flash = "规则已重新加载，当前版本 " + d.Status.Version + "。"
 	}
 	code := http.StatusOK
-	if text := strings.TrimSpace(r.URL.Query().Get("text")); text != "" {
-		d.Text = text
+	// The trial text comes in a POST (a form with the CSRF token), so that
+	// words pasted from a citizen's post stay out of URLs, access logs and
+	// the browser's history.
+	if r.Method == http.MethodPost {
+		d.Text = strings.TrimSpace(r.PostFormValue("text"))
+		if d.Text == "" {
+			code, v.Error = http.StatusBadRequest, "请输入要试分类的文字。"
+		}
+	}
+	if text := d.Text; text != "" {
 		switch {
 		case s.Explain == nil:
 			v.Error = "本进程不能试分类。"

@@ -139,6 +139,7 @@ func New(deps Deps) http.Handler {
 	mux.HandleFunc("GET /ui/report", s.signedIn(false, s.report))
 	mux.HandleFunc("GET /ui/report/{format}", s.signedIn(false, s.reportFile))
 	mux.HandleFunc("GET /ui/rules", s.signedIn(true, s.rulesPage))
+	mux.HandleFunc("POST /ui/rules/try", s.signedIn(true, s.rulesPage))
 	mux.HandleFunc("POST /ui/rules/reload", s.signedIn(true, s.reload))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, nil, http.StatusNotFound, "没有这个页面。")

@@ -179,6 +179,17 @@ func (c *credentials) configured(actor string, office bool) bool {
 	return false
 }
 
+// admin says whether a console session's office actor is an
+// administrator (who alone may reload the rules, as on POST /-/reload).
+func (c *credentials) admin(actor string) bool {
+	for _, p := range c.who {
+		if p.name == actor && p.role == RoleAdmin {
+			return true
+		}
+	}
+	return false
+}
+
 // lookup finds the holder of a token.
 func (c *credentials) lookup(tok string) (principal, bool) {
 	tok = strings.TrimSpace(tok)

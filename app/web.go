@@ -34,6 +34,7 @@ func (a *App) console() http.Handler {
 		deps.RuleStatus = a.webRuleStatus
 		deps.Explain = a.explain
 		deps.Reload = a.rules.Reload
+		deps.MayReload = a.creds.admin
 	}
 	return web.New(deps)
 }

@@ -119,14 +119,25 @@ func csrfField(t *testing.T, body string) string {
 // reloads it from the console as an administrator.
 func TestConsoleRulesPage(t *testing.T) {
 	cfg := setups[0].cfg(t, t.TempDir())
+	cfg.Access.Office = []config.Credential{{Name: "duty", Token: "office-token-0123456789abcdef"}}
 	r := start(t, cfg, app.Options{})
 	addr := r.app.Addr()
+	// The office tries texts; only an administrator reloads, as on POST /-/reload.
+	duty := newConsoleClient(t)
+	duty.post(addr, "/ui/signin", url.Values{"token": {"office-token-0123456789abcdef"}})
+	code, body, _ := duty.get(addr, "/ui/rules")
+	if code != http.StatusOK || strings.Contains(body, `action="/ui/rules/reload"`) {
+		t.Errorf("office's rules page: %d, reload offered: %v", code, strings.Contains(body, `action="/ui/rules/reload"`))
+	}
+	if code, _, _ := duty.post(addr, "/ui/rules/reload", url.Values{"csrf": {csrfField(t, body)}}); code != http.StatusForbidden {
+		t.Errorf("office reloads from the console: %d, want 403", code)
+	}
 	cc := newConsoleClient(t)
 	if code, _, at := cc.post(addr, "/ui/signin", url.Values{"token": {adminToken}}); code != http.StatusOK || at.Path != "/ui/dashboard" {
 		t.Fatalf("administrator's sign-in ended at %s with %d", at, code)
 	}
-	_, body, _ := cc.get(addr, "/ui/rules")
-	code, body, _ := cc.post(addr, "/ui/rules/try", url.Values{"csrf": {csrfField(t, body)}, "text": {"东方城二区16栋对面楼顶广告牌强光太亮，晚上11点还亮着"}})
+	_, body, _ = cc.get(addr, "/ui/rules")
+	code, body, _ = cc.post(addr, "/ui/rules/try", url.Values{"csrf": {csrfField(t, body)}, "text": {"东方城二区16栋对面楼顶广告牌强光太亮，晚上11点还亮着"}})
 	if code != http.StatusOK || !strings.Contains(body, "主办：") || !strings.Contains(body, `id="trace">rule set:`) || !strings.Contains(body, "城市管理局") {
 		t.Fatalf("trial on the rules page: %d\n%s", code, body)
 	}

@@ -73,6 +73,23 @@ func TestRulesPage(t *testing.T) {
 	f.rules.mu.Lock()
 	f.rules.broken = true
 	f.rules.mu.Unlock()
+	defer func() {
+		f.rules.mu.Lock()
+		f.rules.admins["duty"] = true
+		f.rules.mu.Unlock()
+	}()
+	f.rules.mu.Lock()
+	f.rules.admins["duty"] = false
+	f.rules.mu.Unlock()
+	if p := c.get("/ui/rules"); strings.Contains(p.body, `action="/ui/rules/reload"`) {
+		t.Errorf("an office actor who is not an administrator is offered the reload")
+	}
+	if p := c.post("/ui/rules/reload", url.Values{"csrf": {csrf}}); p.code != http.StatusForbidden || !strings.Contains(p.body, "只有系统管理员") {
+		t.Errorf("reload by an office actor who is not an administrator: %d", p.code)
+	}
+	f.rules.mu.Lock()
+	f.rules.admins["duty"] = true
+	f.rules.mu.Unlock()
 	p = c.post("/ui/rules/reload", url.Values{"csrf": {csrf}})
 	if p.code != http.StatusUnprocessableEntity || !strings.Contains(p.body, "重新加载失败，继续使用原规则") || !strings.Contains(p.body, "maanshan.yaml:12:5") ||
 		!strings.Contains(p.body, `id="rule-version">r2<`) || !strings.Contains(p.body, "失败，继续使用上一版规则") {

@@ -76,6 +76,13 @@ type fakeRules struct {
 	broken  bool
 	lastErr string
 	removed map[string]bool // actors no longer configured
+	admins  map[string]bool // office actors who may reload
+}
+
+func (r *fakeRules) mayReload(actor string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.admins[actor]
 }
 
 func (r *fakeRules) status() RuleStatus {
@@ -127,11 +134,11 @@ func newFixture(t testing.TB, st *store.Store) *fixture {
 	if err := d.SaveTokens(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{st: st, disp: d, clk: clk, cases: map[string]string{}, rules: &fakeRules{version: 1, removed: map[string]bool{}}}
+	f := &fixture{st: st, disp: d, clk: clk, cases: map[string]string{}, rules: &fakeRules{version: 1, removed: map[string]bool{}, admins: map[string]bool{"duty": true}}}
 	f.h = New(Deps{Store: st, Dispatcher: d, Authenticate: d.Authenticate,
 		Districts:  func() []model.District { return []model.District{huashan, yushan} },
 		SignInRate: rate.Every(time.Minute), SignInBurst: 20,
-		RuleStatus: f.rules.status, Explain: f.rules.explain, Reload: f.rules.reload, StillValid: f.rules.stillValid})
+		RuleStatus: f.rules.status, Explain: f.rules.explain, Reload: f.rules.reload, MayReload: f.rules.mayReload, StillValid: f.rules.stillValid})
 	f.srv = httptest.NewServer(f.h)
 	t.Cleanup(f.srv.Close)
 	return f

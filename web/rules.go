@@ -56,7 +56,7 @@ func (s *server) rulesPage(w http.ResponseWriter, r *http.Request, u *user) {
 	if !s.rulesAvailable(w, r, u) {
 		return
 	}
-	d := rulesData{Status: s.RuleStatus(), CanReload: s.Reload != nil}
+	d := rulesData{Status: s.RuleStatus(), CanReload: s.mayReload(u)}
 	v := view{Title: "规则", Nav: "rules", User: u, CSRF: u.csrf, Data: &d}
 	switch r.URL.Query().Get("ok") {
 	case "reloaded":
@@ -99,14 +99,18 @@ func (s *server) rulesPage(w http.ResponseWriter, r *http.Request, u *user) {
 	s.render(w, r, code, "rules", v)
 }
 
+func (s *server) mayReload(u *user) bool {
+	return s.Reload != nil && u.Office && (s.MayReload == nil || s.MayReload(u.Actor.ID))
+}
+
 // reload re-reads the rule files; a broken rule set keeps the previous one
 // serving and the page says why.
 func (s *server) reload(w http.ResponseWriter, r *http.Request, u *user) {
 	if !s.rulesAvailable(w, r, u) {
 		return
 	}
-	if s.Reload == nil {
-		s.errorPage(w, r, u, http.StatusForbidden, "本进程不能重新加载规则。")
+	if !s.mayReload(u) {
+		s.errorPage(w, r, u, http.StatusForbidden, "只有系统管理员可以重新加载规则。")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)

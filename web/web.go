@@ -74,6 +74,9 @@ type Deps struct {
 	// Reload re-reads the rule files; a failure keeps the previous rule set
 	// serving. Nil: the rules page offers no reload.
 	Reload func(ctx context.Context) error
+	// MayReload says whether an office actor may reload the rules, as the
+	// daemon's POST /-/reload allows administrators only. Nil: the office.
+	MayReload func(actor string) bool
 	// StillValid says whether a signed-in actor is still configured (a
 	// department, or the office for office sessions); a session whose actor
 	// is not is ended at its next request. Nil: sessions are not re-checked.

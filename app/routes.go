@@ -167,6 +167,29 @@ func (c *credentials) authenticate(r *http.Request) (principal, bool) {
 	return c.lookup(tok)
 }
 
+// configured says whether a console session's actor still holds a
+// configured credential: a department by its ID, the office (office and
+// administrators) by its credential's name.
+func (c *credentials) configured(actor string, office bool) bool {
+	for _, p := range c.who {
+		if p.name == actor && (p.role >= RoleOffice) == office {
+			return true
+		}
+	}
+	return false
+}
+
+// admin says whether a console session's office actor is an
+// administrator (who alone may reload the rules, as on POST /-/reload).
+func (c *credentials) admin(actor string) bool {
+	for _, p := range c.who {
+		if p.name == actor && p.role == RoleAdmin {
+			return true
+		}
+	}
+	return false
+}
+
 // lookup finds the holder of a token.
 func (c *credentials) lookup(tok string) (principal, bool) {
 	tok = strings.TrimSpace(tok)

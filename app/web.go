@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 
+	"github.com/mashangban/mashangban/classify"
 	"github.com/mashangban/mashangban/dispatch"
 
 	"github.com/mashangban/mashangban/model"
@@ -18,14 +21,50 @@ func (a *App) console() http.Handler {
 	if a.disp == nil {
 		return http.NotFoundHandler()
 	}
-	return web.New(web.Deps{
+	deps := web.Deps{
 		Store:          a.store,
 		Dispatcher:     a.disp,
 		Authenticate:   a.signIn,
 		DepartmentName: a.departmentName,
 		Districts:      a.districts,
 		Logger:         a.logger.With("component", "web"),
-	})
+		StillValid:     a.creds.configured,
+	}
+	if a.rules != nil {
+		deps.RuleStatus = a.webRuleStatus
+		deps.Explain = a.explain
+		deps.Reload = a.rules.Reload
+		deps.MayReload = a.creds.admin
+	}
+	return web.New(deps)
+}
+
+// webRuleStatus is the rules page's view of rulesStatus.
+func (a *App) webRuleStatus() web.RuleStatus {
+	st := a.rulesStatus()
+	out := web.RuleStatus{Version: st.RuleSetVersion, LastReloadError: st.LastReloadError}
+	if m := st.Model; m != nil {
+		out.Model = &web.ModelStatus{Version: m.Version}
+		if m.Trained != nil {
+			out.Model.TrainedAt, out.Model.Examples = m.Trained.At, m.Trained.Examples
+		}
+	}
+	return out
+}
+
+// explain classifies a trial text with the serving rule set, as
+// `mashangban rules explain` does.
+func (a *App) explain(text string) (web.Explanation, error) {
+	e := a.rules.Engine()
+	if e == nil {
+		return web.Explanation{}, errors.New("no rule set is serving")
+	}
+	d, tr := e.Explain(model.Post{ID: "console:trial", Channel: model.ChannelWeibo, Text: text})
+	var b strings.Builder
+	if err := classify.WriteExplain(&b, d, tr); err != nil {
+		return web.Explanation{}, err
+	}
+	return web.Explanation{Decision: d, Trace: b.String()}, nil
 }
 
 // signIn maps a console sign-in token to its actor: a configured

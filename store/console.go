@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mashangban/mashangban/model"
@@ -31,8 +32,16 @@ type InboxFilter struct {
 	District   string    // district code of the case
 	OverdueAt  time.Time // only those whose current deadline is before this
 	Carded     bool      // only those given a card
-	Limit      int       // default 200, at most 1000
+	// State keeps one active state (pending, claimed, replied).
+	State model.AssignmentState
+	// Text keeps cases whose summary or case number contains it (LIKE
+	// semantics of the store: ASCII letters match either case in SQLite).
+	Text  string
+	Limit int // default 200, at most 1000
 }
+
+// likeEscaper makes a text literal inside a LIKE pattern escaped with '!'.
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
 
 // Inbox returns active assignments, the nearest (or most overdue) deadline
 // first, with their cards.
@@ -50,6 +59,12 @@ func (s *Store) Inbox(ctx context.Context, f InboxFilter) ([]InboxItem, error) {
 	}
 	if f.Carded {
 		w.conds = append(w.conds, hasCard)
+	}
+	if f.State != "" {
+		w.add("a.state = $?", string(f.State))
+	}
+	if f.Text != "" {
+		w.add("(c.summary LIKE $? ESCAPE '!' OR c.case_no LIKE $? ESCAPE '!')", "%"+likeEscaper.Replace(f.Text)+"%")
 	}
 	limit := f.Limit
 	if limit <= 0 {

@@ -43,11 +43,17 @@ func TestInboxAndCountWork(t *testing.T) {
 			f    store.InboxFilter
 			want []int64
 		}{
-			"department by deadline": {store.InboxFilter{Department: "cgj"}, []int64{b, c, a}},
-			"everyone":               {store.InboxFilter{}, []int64{b, e, c, a}},
-			"overdue":                {store.InboxFilter{OverdueAt: t0}, []int64{b, e}},
-			"carded":                 {store.InboxFilter{Carded: true}, []int64{b}},
-			"district":               {store.InboxFilter{District: "340504"}, []int64{e, c}},
+			"department by deadline":  {store.InboxFilter{Department: "cgj"}, []int64{b, c, a}},
+			"everyone":                {store.InboxFilter{}, []int64{b, e, c, a}},
+			"overdue":                 {store.InboxFilter{OverdueAt: t0}, []int64{b, e}},
+			"carded":                  {store.InboxFilter{Carded: true}, []int64{b}},
+			"district":                {store.InboxFilter{District: "340504"}, []int64{e, c}},
+			"state":                   {store.InboxFilter{State: model.AssignmentClaimed}, []int64{b}},
+			"text in the summary":     {store.InboxFilter{Department: "cgj", Text: "坏了"}, []int64{b, c, a}},
+			"text in the case number": {store.InboxFilter{Text: "MSB-3"}, []int64{c}},
+			"text not found":          {store.InboxFilter{Text: "井盖"}, nil},
+			"wildcards are literal":   {store.InboxFilter{Text: "路%了"}, nil},
+			"text and state":          {store.InboxFilter{Text: "路灯", State: model.AssignmentPending}, []int64{e, a}},
 		} {
 			items, err := s.Inbox(ctx, tc.f)
 			if err != nil {

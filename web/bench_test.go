@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,9 @@ func BenchmarkPages(b *testing.B) {
 		{"inbox-office-overdue", "/ui/inbox?overdue=1", office, "已超时"},
 		{"dashboard", "/ui/dashboard", office, "本周按时率"},
 		{"case", "/ui/cases/MSB-B-000050", office, "办件 MSB-B-000050"},
+		{"inbox-department-search", "/ui/inbox?q=" + url.QueryEscape("第1234"), dept, "含“第1234”"},
+		{"inbox-office-search", "/ui/inbox?state=pending&q=" + url.QueryEscape("井盖"), office, "含“井盖”"},
+		{"report", "/ui/report?week=" + now.AddDate(0, 0, -7).Format("2006-01-02"), office, "一周一专报"},
 	} {
 		b.Run(p.name, func(b *testing.B) {
 			for b.Loop() {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/public"
+	"github.com/mashangban/mashangban/rules"
 	"github.com/mashangban/mashangban/store"
 	"github.com/mashangban/mashangban/store/storetest"
 )
@@ -47,6 +50,17 @@ func TestBrowser(t *testing.T) {
 	st := storetest.OpenSQLite(t)
 	f := newFixture(t, st)
 	f.seed(t)
+	f.repeatIn(t, "w2b", "w2", "翠湖小区北门也闻到燃气味", huashan)
+	if f.cases["w2b"] != f.cases["w2"] {
+		t.Fatalf("w2b was not merged into w2's case")
+	}
+	// The citizen's case page is served beside the console, as in the daemon.
+	mux := http.NewServeMux()
+	mux.Handle(Prefix, f.h)
+	public.New(st, public.Options{Now: f.clk.Now, RuleSet: func() *rules.RuleSet {
+		return &rules.RuleSet{Departments: []rules.Department{{ID: cgj.ID, Name: cgj.Name}, {ID: gas.ID, Name: gas.Name}, {ID: ldj.ID, Name: ldj.Name}}}
+	}}).Register(mux)
+	f.srv.Config.Handler = mux
 	dir := *screenshots
 	if dir == "" {
 		dir = t.TempDir()
@@ -104,6 +118,26 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("form.signout")),
 		)
 	}
+	// flashSays waits for the page's flash to say want: the page before a
+	// form's answer may have had a flash of its own.
+	flashSays := func(want string) chromedp.Action[chromedp.Void] {
+		expr := `((document.querySelector(".flash") || {}).textContent || "").includes(` + strconv.Quote(want) + `)`
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for {
+				// While the form's answer loads, the page being evaluated
+				// may go away under the call: that is an error to retry.
+				ok, err := chromedp.Evaluate[bool](expr)(ctx, tg)
+				if err == nil && ok {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("flash never said %q (last error %v): %w", want, err, ctx.Err())
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		})
+	}
 	textOf := func(c context.Context, t *testing.T, sel string) string {
 		t.Helper()
 		tc, cancel := context.WithTimeout(c, 30*time.Second)
@@ -125,7 +159,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("inbox:\n%s", inbox)
 		}
 		claim := fmt.Sprintf(`form[action="/ui/assignments/%d/claim"] button`, a1.ID)
-		run(t, c, chromedp.Click(chromedp.CSS(claim)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+		run(t, c, chromedp.Click(chromedp.CSS(claim)), flashSays("已签收"))
 		if got := f.assignment(t, w1, "cgj"); got.State != model.AssignmentClaimed {
 			t.Fatalf("after clicking 签收 the assignment is %s", got.State)
 		}
@@ -133,7 +167,7 @@ func TestBrowser(t *testing.T) {
 		run(t, c,
 			chromedp.SendKeys(chromedp.CSS(reply), "已安排人员今天下午补装井盖。"),
 			chromedp.Submit(chromedp.CSS(reply)),
-			chromedp.WaitVisible(chromedp.CSS(".flash")), shot("case"))
+			flashSays("答复已发送"), shot("case"))
 		if flash := textOf(c, t, ".flash"); !strings.Contains(flash, "答复已发送") {
 			t.Errorf("after replying: %q", flash)
 		}
@@ -141,7 +175,7 @@ func TestBrowser(t *testing.T) {
 		run(t, c,
 			chromedp.SendKeys(chromedp.CSS(resolve), "井盖已补装，感谢监督。"),
 			chromedp.Submit(chromedp.CSS(resolve)),
-			chromedp.WaitVisible(chromedp.CSS(".flash")))
+			flashSays("已办结"))
 		if got := f.assignment(t, w1, "cgj"); got.State != model.AssignmentResolved {
 			t.Fatalf("after 办结 the assignment is %s", got.State)
 		}
@@ -202,6 +236,104 @@ func TestBrowser(t *testing.T) {
 		}
 		if now := textOf(c, t, ".tiles li:first-child .n"); now == open {
 			t.Errorf("open assignments still %s after routing a post to a department", now)
+		}
+	})
+
+	t.Run("citizen sees the progress on the public case page", func(t *testing.T) {
+		c := person(t)
+		run(t, c, chromedp.Navigate(f.srv.URL+"/c/"+w1), chromedp.WaitVisible(chromedp.CSS("body")), shot("public-case"))
+		body := textOf(c, t, "body")
+		for _, want := range []string{w1, "市城市管理局", "已安排人员今天下午补装井盖。"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("public case page lacks %q:\n%s", want, body)
+			}
+		}
+		if strings.Contains(body, "cgj") {
+			t.Errorf("public case page shows a department code:\n%s", body)
+		}
+	})
+
+	t.Run("department searches its inbox", func(t *testing.T) {
+		c := person(t)
+		run(t, c, signIn("tok-cgj"),
+			chromedp.SendKeys(chromedp.CSS("#q"), "燃气"),
+			chromedp.Submit(chromedp.CSS("#q")),
+			// Only a filtered inbox offers to clear the filters.
+			chromedp.WaitVisible(chromedp.CSS(`main > p > a[href="/ui/inbox"]`)), shot("inbox-search"))
+		main := textOf(c, t, "main")
+		if !strings.Contains(main, w2) || strings.Contains(main, f.cases["w3"]) || !strings.Contains(main, "含“燃气”") {
+			t.Errorf("inbox searched for 燃气:\n%s", main)
+		}
+	})
+
+	t.Run("department asks for help and undoes a merge", func(t *testing.T) {
+		c := person(t)
+		a2 := f.assignment(t, w2, "cgj")
+		id := fmt.Sprint(a2.ID)
+		run(t, c, signIn("tok-cgj"), chromedp.Navigate(f.srv.URL+"/ui/cases/"+w2), chromedp.WaitVisible(chromedp.CSS("#a"+id)),
+			chromedp.Click(chromedp.CSS(`#a`+id+` details:last-of-type summary`)),
+			chromedp.SetValue(chromedp.CSS("#assist-"+id), "ldj"),
+			chromedp.SendKeys(chromedp.CSS("#assist-why-"+id), "北门路灯也不亮，请路灯所一并处理"),
+			shot("case-assist"),
+			chromedp.Submit(chromedp.CSS("#assist-why-"+id)),
+			flashSays("已请求协办"))
+		if got := f.assignment(t, w2, "ldj"); got.Role != model.RoleAssist {
+			t.Fatalf("ldj's assignment after the request: %+v", got)
+		}
+		if tl := textOf(c, t, ".timeline"); !strings.Contains(tl, "市城市管理局请市路灯管理所协办") {
+			t.Errorf("timeline:\n%s", tl)
+		}
+		run(t, c,
+			chromedp.Click(chromedp.CSS(`article.post details summary`)),
+			chromedp.SendKeys(chromedp.CSS("#unmerge-w2b"), "北门是另一处管道"),
+			chromedp.Submit(chromedp.CSS("#unmerge-w2b")),
+			flashSays("已撤销合并"), shot("unmerged"))
+		h1 := textOf(c, t, "h1")
+		if strings.Contains(h1, w2) || !strings.Contains(textOf(c, t, ".flash"), "已撤销合并") {
+			t.Errorf("after undoing the merge the page is %q", h1)
+		}
+	})
+
+	t.Run("office reads the rules, tries a text and reloads", func(t *testing.T) {
+		c := person(t)
+		run(t, c, signIn("tok-duty"), chromedp.Navigate(f.srv.URL+"/ui/rules"), chromedp.WaitVisible(chromedp.CSS("#trial")),
+			chromedp.SendKeys(chromedp.CSS("#trial"), "湖东路井盖丢失"),
+			chromedp.Submit(chromedp.CSS("#trial")),
+			chromedp.WaitVisible(chromedp.CSS("#trace")), shot("rules"))
+		if res := textOf(c, t, "#trial-result"); !strings.Contains(res, "主办：市城市管理局") || !strings.Contains(res, "市燃气公司") {
+			t.Errorf("trial result:\n%s", res)
+		}
+		before := textOf(c, t, "#rule-version")
+		run(t, c, chromedp.Click(chromedp.CSS("#reload")), flashSays("规则已重新加载"))
+		if after := textOf(c, t, "#rule-version"); after == before {
+			t.Errorf("rule-set version still %s after reloading", after)
+		}
+	})
+
+	t.Run("office reads the weekly report", func(t *testing.T) {
+		c := person(t)
+		run(t, c, signIn("tok-duty"), chromedp.Navigate(f.srv.URL+"/ui/report?week=2026-11-26"), chromedp.WaitVisible(chromedp.CSS("#feedback")), shot("report"))
+		if fb := textOf(c, t, "#feedback"); !strings.Contains(fb, "市城市管理局") || !strings.Contains(fb, "全市合计") {
+			t.Errorf("feedback table:\n%s", fb)
+		}
+		// The report's own page keeps its style under its own policy.
+		run(t, c, chromedp.Navigate(f.srv.URL+"/ui/report/html?week=2026-11-26"), chromedp.WaitVisible(chromedp.CSS("h1")), shot("report-html"))
+		var colour string
+		tc, cancel := context.WithTimeout(c, 30*time.Second)
+		defer cancel()
+		colour, err := chromedp.Run(tc, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("h2")).borderBottomColor`))
+		if err != nil || colour != "rgb(183, 28, 28)" {
+			t.Errorf("the report page's style sheet was not applied (h2 border %q, %v)", colour, err)
+		}
+	})
+
+	t.Run("a department removed from the configuration loses its session", func(t *testing.T) {
+		c := person(t)
+		run(t, c, signIn("tok-gas"))
+		f.rules.remove("gas")
+		run(t, c, chromedp.Navigate(f.srv.URL+"/ui/inbox"), chromedp.WaitVisible(chromedp.CSS("#token")))
+		if body := textOf(c, t, "main"); strings.Contains(body, w2) {
+			t.Errorf("the removed department still sees its inbox:\n%s", body)
 		}
 	})
 }

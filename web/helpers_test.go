@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -63,6 +64,66 @@ type fixture struct {
 	h     http.Handler
 	srv   *httptest.Server
 	cases map[string]string // post ID → case number
+	rules *fakeRules
+}
+
+// fakeRules stands for the daemon's rule manager: a version, a reload that
+// fails while broken is set, and a classifier that sends texts about 井盖 to
+// cgj and everything else to triage.
+type fakeRules struct {
+	mu      sync.Mutex
+	version int
+	broken  bool
+	lastErr string
+	removed map[string]bool // actors no longer configured
+	admins  map[string]bool // office actors who may reload
+}
+
+func (r *fakeRules) mayReload(actor string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.admins[actor]
+}
+
+func (r *fakeRules) status() RuleStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return RuleStatus{Version: "r" + strconv.Itoa(r.version), LastReloadError: r.lastErr,
+		Model: &ModelStatus{Version: "linear:7", TrainedAt: start.Add(-48 * time.Hour), Examples: 412}}
+}
+
+func (r *fakeRules) reload(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.broken {
+		r.lastErr = `rules/maanshan.yaml:12:5: route "井盖": unknown department "nowhere"`
+		return errors.New(r.lastErr + "; previous rule set kept")
+	}
+	r.version, r.lastErr = r.version+1, ""
+	return nil
+}
+
+func (r *fakeRules) explain(text string) (Explanation, error) {
+	d := model.Decision{Post: model.Post{Text: text}, RuleSetVersion: "r1", Confidence: 0.92}
+	if strings.Contains(text, "井盖") {
+		d.Lead, d.Assist, d.Districts = &cgj, []model.Department{gas}, []model.District{yushan}
+		d.Explanation.Routes = []model.RouteMatch{{Name: "井盖缺失", Words: []string{"井盖"}}}
+	} else {
+		d.Triage, d.TriageReason, d.Confidence = true, "no route matched", 0
+	}
+	return Explanation{Decision: d, Trace: "rule set:  r1\ntext:      " + text + "\n"}, nil
+}
+
+func (r *fakeRules) stillValid(actor string, _ bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.removed[actor]
+}
+
+func (r *fakeRules) remove(actor string) {
+	r.mu.Lock()
+	r.removed[actor] = true
+	r.mu.Unlock()
 }
 
 func newFixture(t testing.TB, st *store.Store) *fixture {
@@ -73,10 +134,11 @@ func newFixture(t testing.TB, st *store.Store) *fixture {
 	if err := d.SaveTokens(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{st: st, disp: d, clk: clk, cases: map[string]string{}}
+	f := &fixture{st: st, disp: d, clk: clk, cases: map[string]string{}, rules: &fakeRules{version: 1, removed: map[string]bool{}, admins: map[string]bool{"duty": true}}}
 	f.h = New(Deps{Store: st, Dispatcher: d, Authenticate: d.Authenticate,
 		Districts:  func() []model.District { return []model.District{huashan, yushan} },
-		SignInRate: rate.Every(time.Minute), SignInBurst: 20})
+		SignInRate: rate.Every(time.Minute), SignInBurst: 20,
+		RuleStatus: f.rules.status, Explain: f.rules.explain, Reload: f.rules.reload, MayReload: f.rules.mayReload, StillValid: f.rules.stillValid})
 	f.srv = httptest.NewServer(f.h)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -99,6 +161,23 @@ func (f *fixture) seed(t testing.TB) {
 
 func (f *fixture) handle(t testing.TB, native, text string, district model.District, lead *model.Department, assist []model.Department, m *model.ModelScore, triage string) {
 	t.Helper()
+	f.handleTokens(t, native, []string{native}, text, district, lead, assist, m, triage)
+}
+
+// repeat handles a post about the same problem as the post of, which the
+// dispatcher merges into of's case.
+func (f *fixture) repeat(t testing.TB, native, of, text string) {
+	t.Helper()
+	f.repeatIn(t, native, of, text, yushan)
+}
+
+func (f *fixture) repeatIn(t testing.TB, native, of, text string, district model.District) {
+	t.Helper()
+	f.handleTokens(t, native, []string{of}, text, district, &cgj, nil, nil, "")
+}
+
+func (f *fixture) handleTokens(t testing.TB, native string, tokens []string, text string, district model.District, lead *model.Department, assist []model.Department, m *model.ModelScore, triage string) {
+	t.Helper()
 	ctx := context.Background()
 	p := model.Post{ID: model.PostID(model.ChannelWeibo, native), Source: "weibo", Channel: model.ChannelWeibo, NativeID: native,
 		Author: model.Author{ID: "u-" + native}, Text: text, URL: "https://weibo.example/" + native, CreatedAt: f.clk.Now(), FetchedAt: f.clk.Now()}
@@ -106,7 +185,7 @@ func (f *fixture) handle(t testing.TB, native, text string, district model.Distr
 		t.Fatal(err)
 	}
 	dec := model.Decision{Post: p, Lead: lead, Assist: assist, Category: "城市管理", Priority: model.PriorityNormal, Confidence: 0.9,
-		Tokens: []string{native}, RuleSetVersion: "r1", DecidedAt: f.clk.Now(),
+		Tokens: tokens, RuleSetVersion: "r1", DecidedAt: f.clk.Now(),
 		Explanation: model.Explanation{Routes: []model.RouteMatch{{Name: "井盖", Words: []string{"井盖"}}}, DistrictBy: "place", Model: m}}
 	if district.Code != "" {
 		dec.Districts = []model.District{district}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mashangban/mashangban/dispatch"
 	"github.com/mashangban/mashangban/model"
@@ -26,20 +27,59 @@ type inboxRow struct {
 }
 
 type inboxData struct {
-	Rows     []inboxRow
-	Filter   string // the filters in words, for the office
-	Limit    int
-	Office   bool
-	Filtered bool
+	Rows []inboxRow
+	Form inboxForm
+	// Choices of the filter form.
+	Departments []model.Department
+	Districts   []model.District
+	States      []stateChoice
+	Filter      string // the filters in words, for the office
+	Limit       int
+	Office      bool
+	Filtered    bool
 }
+
+// inboxForm is the inbox's filter form as filled in.
+type inboxForm struct {
+	Text, State, District, Department string
+	Overdue, Carded                   bool
+}
+
+type stateChoice struct {
+	Value model.AssignmentState
+	Name  string
+}
+
+// maxSearch bounds the inbox's search text.
+const maxSearch = 100
 
 func (s *server) inbox(w http.ResponseWriter, r *http.Request, u *user) {
 	q := r.URL.Query()
 	now := s.Now()
 	f := store.InboxFilter{Department: u.Actor.ID, Limit: 200}
+	form := inboxForm{Text: strings.TrimSpace(q.Get("q")), State: q.Get("state"), District: q.Get("district"),
+		Overdue: q.Get("overdue") == "1", Carded: q.Get("carded") == "1"}
 	var words []string
+	if form.Text != "" {
+		if utf8.RuneCountInString(form.Text) > maxSearch || !utf8.ValidString(form.Text) {
+			s.errorPage(w, r, u, http.StatusBadRequest, "搜索内容不能超过100字。")
+			return
+		}
+		f.Text = form.Text
+		words = append(words, "含“"+form.Text+"”")
+	}
+	if form.State != "" {
+		st := model.AssignmentState(form.State)
+		if !slices.Contains(store.ActiveStates, st) {
+			s.errorPage(w, r, u, http.StatusBadRequest, "没有这个办理状态。")
+			return
+		}
+		f.State = st
+		words = append(words, stateName(st))
+	}
 	if u.Office {
 		f.Department = q.Get("department")
+		form.Department = f.Department
 		if f.Department != "" {
 			words = append(words, s.DepartmentName(f.Department))
 		}
@@ -61,7 +101,17 @@ func (s *server) inbox(w http.ResponseWriter, r *http.Request, u *user) {
 	if f.District != "" {
 		words = append(words, s.districtName(f.District, items))
 	}
-	d := inboxData{Limit: f.Limit, Office: u.Office, Filter: strings.Join(words, " · "), Filtered: len(words) > 0}
+	d := inboxData{Limit: f.Limit, Office: u.Office, Filter: strings.Join(words, " · "), Filtered: len(words) > 0, Form: form,
+		Districts: s.districtChoices(nil)}
+	for _, st := range store.ActiveStates {
+		d.States = append(d.States, stateChoice{Value: st, Name: stateName(st)})
+	}
+	if u.Office {
+		for _, dep := range s.Dispatcher.Departments() {
+			dep.Name = s.DepartmentName(dep.ID)
+			d.Departments = append(d.Departments, dep)
+		}
+	}
 	for _, it := range items {
 		c := colour(it.Cards, it.Due, now)
 		d.Rows = append(d.Rows, inboxRow{InboxItem: it, Step: stepName(it.State), Left: timeLeft(it.Due, now), Colour: c, ColourName: cardNames[c]})
@@ -97,6 +147,8 @@ var flashes = map[string]string{
 	"resolve":  "已办结，办结答复已发送给市民。",
 	"transfer": "已转交。",
 	"routed":   "已分派。",
+	"assist":   "已请求协办，协办部门会收到分派。",
+	"unmerged": "已撤销合并，这是为该条反映新立的办件，已告知市民新编号。",
 }
 
 func flash(key string) string { return flashes[key] }
@@ -130,8 +182,10 @@ type draft struct {
 	Assignment int64
 	Action     string
 	Text       string
+	Phrase     string
 	To         string
 	Reason     string
+	PostID     string // unmerge
 }
 
 type caseData struct {
@@ -145,6 +199,9 @@ type caseData struct {
 	Timeline    []timelineRow
 	Departments []model.Department
 	Draft       draft
+	Phrases     []string
+	CanUnmerge  bool
+	SplitFrom   *timelineRow // the undone merge this case was made by
 }
 
 var errNotYours = errors.New("case of another department")
@@ -165,7 +222,8 @@ func (s *server) loadCase(ctx context.Context, no string, u *user) (caseData, er
 		return d, errNotYours
 	}
 	now := s.Now()
-	d.Case, d.Lead = c, s.DepartmentName(c.Lead)
+	d.Case, d.Lead, d.Phrases = c, s.DepartmentName(c.Lead), phrases
+	d.CanUnmerge = u.Office || c.Lead == u.Actor.ID
 	for _, a := range as {
 		row := assignmentRow{Assignment: a, Active: slices.Contains(store.ActiveStates, a.State)}
 		mine := u.Office || a.Department == u.Actor.ID
@@ -224,6 +282,10 @@ func (s *server) loadCase(ctx context.Context, no string, u *user) (caseData, er
 		if e.Kind == "triage.routed" {
 			d.Routed = append(d.Routed, row)
 		}
+		if to, _ := det["to"].(string); e.Kind == "case.unmerged" && to == c.No {
+			from, _ := det["from"].(string)
+			d.SplitFrom = &timelineRow{At: e.At, Who: row.Who, What: from, Words: row.Words}
+		}
 		d.Timeline = append(d.Timeline, row)
 	}
 	for _, dep := range s.Dispatcher.Departments() {
@@ -260,6 +322,8 @@ func (s *server) timeline(e store.Event, det map[string]any) timelineRow {
 		row.What, row.Words = dept+"答复", str("text")
 	case "assignment.resolved":
 		row.What, row.Words = dept+"办结", str("text")
+	case "assignment.assist_requested":
+		row.What, row.Words = dept+"请"+s.DepartmentName(str("to"))+"协办", str("reason")
 	case "assignment.transferred":
 		row.What, row.Words = dept+"转交"+s.DepartmentName(str("to")), str("reason")
 	case "assignment.reopened":
@@ -332,15 +396,22 @@ func (s *server) act(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	action := r.PathValue("action")
-	dr := draft{Assignment: id, Action: action, Text: r.PostFormValue("text"), To: r.PostFormValue("to"), Reason: r.PostFormValue("reason")}
-	switch action {
-	case "claim":
+	dr := draft{Assignment: id, Action: action, Text: r.PostFormValue("text"), Phrase: r.PostFormValue("phrase"), To: r.PostFormValue("to"), Reason: r.PostFormValue("reason")}
+	text, ok := withPhrase(dr.Phrase, dr.Text)
+	if !ok {
+		err = dispatch.ErrInvalid
+	}
+	switch {
+	case !ok:
+	case action == "claim":
 		_, err = s.Dispatcher.Claim(ctx, u.Actor, id)
-	case "reply":
-		_, err = s.Dispatcher.Reply(ctx, u.Actor, id, dr.Text)
-	case "resolve":
-		_, err = s.Dispatcher.Resolve(ctx, u.Actor, id, dr.Text)
-	case "transfer":
+	case action == "reply":
+		_, err = s.Dispatcher.Reply(ctx, u.Actor, id, text)
+	case action == "resolve":
+		_, err = s.Dispatcher.Resolve(ctx, u.Actor, id, text)
+	case action == "assist":
+		_, err = s.Dispatcher.RequestAssist(ctx, u.Actor, id, dr.To, dr.Reason)
+	case action == "transfer":
 		_, err = s.Dispatcher.Transfer(ctx, u.Actor, id, dr.To, dr.Reason)
 	default:
 		s.errorPage(w, r, u, http.StatusNotFound, "没有这个操作。")
@@ -376,6 +447,8 @@ func refusal(action string, err error) (int, string) {
 			return http.StatusBadRequest, "请填写答复内容。"
 		case "transfer":
 			return http.StatusBadRequest, "转交需要选择接收部门并填写理由（不能转给本部门）。"
+		case "assist":
+			return http.StatusBadRequest, "请求协办需要选择协办部门并填写理由（不能请本部门）。"
 		}
 		return http.StatusBadRequest, "填写的内容不完整。"
 	case errors.Is(err, dispatch.ErrConflict):
@@ -384,6 +457,8 @@ func refusal(action string, err error) (int, string) {
 			return http.StatusConflict, "该分派已不是待签收状态，可能已被签收。"
 		case "transfer":
 			return http.StatusConflict, "无法转交：接收部门已在办理此办件，或该分派已结束。"
+		case "assist":
+			return http.StatusConflict, "无法请求协办：该部门已在办理此办件，或本分派已结束。"
 		}
 		return http.StatusConflict, "该分派的状态已变化（需先签收，或已办结），请查看最新进展。"
 	case errors.Is(err, dispatch.ErrForbidden), errors.Is(err, store.ErrNotFound):

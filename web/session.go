@@ -162,7 +162,17 @@ func (s *server) session(r *http.Request) (*user, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.userOf(ws), nil
+	u := s.userOf(ws)
+	// A department or office credential removed from the configuration
+	// ends its sessions: the session row goes, as at sign-out.
+	if s.StillValid != nil && !s.StillValid(u.Actor.ID, u.Office) {
+		if err := s.Store.DeleteWebSession(r.Context(), ws.IDHash); err != nil {
+			return nil, err
+		}
+		s.Logger.InfoContext(r.Context(), "console session ended: actor no longer configured", "actor", u.Actor.ID)
+		return nil, errNoSession
+	}
+	return u, nil
 }
 
 func (s *server) userOf(ws store.WebSession) *user {

@@ -1,12 +1,14 @@
 // Package web is the console of the city's 马上办 office and of each
 // department's clerks: server-rendered pages (html/template, embedded
-// templates and style sheet, no script) to sign in, work through a
-// department's inbox, read and act on a case, route the triage queue by hand
-// and follow the office's dashboard.
+// templates and style sheet, no script) to sign in, search and work through
+// an inbox, read and act on a case, route the triage queue by hand, follow
+// the office's dashboard, read the weekly report, and try and reload the
+// rules.
 //
 // It is not a second source of truth: every page reads the store and every
 // action goes through the dispatcher's own methods (Claim, Reply, Resolve,
-// Transfer, RouteTriage), which check who may do what and audit it. It is
+// Transfer, RequestAssist, Unmerge, RouteTriage), which check who may do
+// what and audit it. It is
 // not the JSON API (dispatch.API) nor the public case page for citizens.
 package web
 
@@ -63,6 +65,22 @@ type Deps struct {
 	// (default one every 10 seconds, bursts of 5).
 	SignInRate  rate.Limit
 	SignInBurst int
+
+	// RuleStatus is the serving rule set for the rules page; nil when this
+	// process does not classify (the page says so).
+	RuleStatus func() RuleStatus
+	// Explain classifies a text on trial with the serving rule set.
+	Explain func(text string) (Explanation, error)
+	// Reload re-reads the rule files; a failure keeps the previous rule set
+	// serving. Nil: the rules page offers no reload.
+	Reload func(ctx context.Context) error
+	// MayReload says whether an office actor may reload the rules, as the
+	// daemon's POST /-/reload allows administrators only. Nil: the office.
+	MayReload func(actor string) bool
+	// StillValid says whether a signed-in actor is still configured (a
+	// department, or the office for office sessions); a session whose actor
+	// is not is ended at its next request. Nil: sessions are not re-checked.
+	StillValid func(actor string, office bool) bool
 }
 
 type server struct {
@@ -117,9 +135,15 @@ func New(deps Deps) http.Handler {
 	mux.HandleFunc("GET /ui/inbox", s.signedIn(false, s.inbox))
 	mux.HandleFunc("GET /ui/cases/{no}", s.signedIn(false, s.casePage))
 	mux.HandleFunc("POST /ui/assignments/{id}/{action}", s.signedIn(false, s.act))
+	mux.HandleFunc("POST /ui/cases/{no}/unmerge", s.signedIn(false, s.unmerge))
 	mux.HandleFunc("GET /ui/triage", s.signedIn(true, s.triage))
 	mux.HandleFunc("POST /ui/triage/route", s.signedIn(true, s.routeTriage))
 	mux.HandleFunc("GET /ui/dashboard", s.signedIn(true, s.dashboard))
+	mux.HandleFunc("GET /ui/report", s.signedIn(false, s.report))
+	mux.HandleFunc("GET /ui/report/{format}", s.signedIn(false, s.reportFile))
+	mux.HandleFunc("GET /ui/rules", s.signedIn(true, s.rulesPage))
+	mux.HandleFunc("POST /ui/rules/try", s.signedIn(true, s.rulesPage))
+	mux.HandleFunc("POST /ui/rules/reload", s.signedIn(true, s.reload))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, nil, http.StatusNotFound, "没有这个页面。")
 	})
@@ -179,7 +203,7 @@ func cacheFor(h http.Handler) http.Handler {
 // view is what every page template gets.
 type view struct {
 	Title string
-	Nav   string // the current section: inbox, triage, dashboard
+	Nav   string // the current section: inbox, triage, dashboard, rules, report
 	User  *user
 	CSRF  string
 	Flash string

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,9 +113,13 @@ func TestReadyzSources(t *testing.T) {
 				for _, s := range d.Sources {
 					polled = polled && (s.Failures > 0 || !s.LastSuccess.IsZero())
 				}
-				if polled {
-					if d.Ready != tc.ready || (code == 200) != tc.ready {
-						t.Errorf("ready=%v (%d), want %v: %+v", d.Ready, code, tc.ready, d)
+				// The sources' verdict is what this test is about: other
+				// checks (a slow store answer on a loaded machine) may
+				// say not ready for a moment, so wait for the verdict.
+				everyFailing := slices.ContainsFunc(d.Problems, func(p string) bool { return strings.HasPrefix(p, "every source is failing") })
+				if polled && everyFailing == !tc.ready && (!tc.ready || d.Ready) {
+					if (code == 200) != d.Ready {
+						t.Errorf("status %d with ready=%v: %+v", code, d.Ready, d)
 					}
 					if d.Sources["a"].LastErrorClass == "" {
 						t.Errorf("failing source without its error class: %+v", d.Sources["a"])
@@ -121,7 +127,7 @@ func TestReadyzSources(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("sources did not poll: %+v", d)
+					t.Fatalf("no verdict of ready=%v from the sources: %+v", tc.ready, d)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}

@@ -4,7 +4,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/mashangban ./cmd/mashangban
+# .git is not in the build context, so go build records no revision: pass it
+# (docker build --build-arg REVISION=$(git rev-parse HEAD) .); VERSION, if
+# given (a tag), replaces the module version.
+ARG REVISION=""
+ARG VERSION=""
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.revision=${REVISION} -X main.version=${VERSION}" -o /out/mashangban ./cmd/mashangban
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata \

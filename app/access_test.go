@@ -3,9 +3,13 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mashangban/mashangban/app"
 	"github.com/mashangban/mashangban/config"
@@ -40,6 +44,71 @@ func TestRemovedDepartmentRefused(t *testing.T) {
 			}
 			if n != 0 {
 				t.Errorf("the removed department's token is still stored (%d rows)", n)
+			}
+		})
+	}
+}
+
+// TestRemovedDepartmentRefusedAfterReload: a department removed from the
+// configuration file is refused from the next reload (SIGHUP), without a
+// restart, its stored token gone; a configuration that does not load keeps
+// the credentials as they were.
+func TestRemovedDepartmentRefusedAfterReload(t *testing.T) {
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			cfg := s.cfg(t, t.TempDir())
+			cfg.Examples = false
+			cfg.Dispatch.Departments = []config.Department{
+				{ID: "cgj", Token: config.Secret(deptToken("cgj"))},
+				{ID: "zjj", Token: config.Secret(deptToken("zjj"))},
+			}
+			file := filepath.Join(t.TempDir(), "mashangban.yaml")
+			write := func(yaml string) {
+				if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			reloadConfig := func() (config.Config, error) {
+				c, _, err := config.Parse("mashangban run", []string{"--config", file}, func(string) (string, bool) { return "", false }, io.Discard)
+				return c, err
+			}
+			hup := make(chan struct{}, 1)
+			r := start(t, cfg, app.Options{Reload: hup, ReloadConfig: reloadConfig})
+			u := "http://" + r.app.Addr() + "/api/assignments"
+			httpDo(t, "GET", u, deptToken("zjj"), 200)
+			httpDo(t, "GET", u, deptToken("cgj"), 200)
+
+			reload := func(want string, n int) {
+				t.Helper()
+				hup <- struct{}{}
+				for deadline := time.Now().Add(30 * time.Second); strings.Count(r.logs.String(), want) < n; {
+					if time.Now().After(deadline) {
+						t.Fatalf("no %q after the reload:\n%s", want, r.logs)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			// A broken file: nothing changes.
+			write("dispatch:\n  departments:\n    - id: cgj\n      tokn: x\n")
+			reload("configuration not reloaded, previous credentials kept", 1)
+			httpDo(t, "GET", u, deptToken("zjj"), 200)
+
+			write("access:\n  admin:\n    - name: ops\n      token: " + adminToken + "\n" +
+				"dispatch:\n  departments:\n    - id: cgj\n      token: " + deptToken("cgj") + "\n")
+			reload("credentials reloaded", 1)
+			httpDo(t, "GET", u, deptToken("zjj"), 401)
+			httpDo(t, "GET", u, deptToken("cgj"), 200)
+			httpDo(t, "GET", "http://"+r.app.Addr()+"/deadletters", adminToken, 200)
+			var n int
+			if err := r.app.Store().DB.QueryRow(context.Background(),
+				`SELECT COUNT(*) FROM department_tokens WHERE department = 'zjj'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("the removed department's token is still stored (%d rows)", n)
+			}
+			if strings.Contains(r.logs.String(), deptToken("cgj")) {
+				t.Error("a token is in the log")
 			}
 		})
 	}

@@ -41,8 +41,13 @@ import (
 // Options are what the caller of Run provides besides the configuration.
 type Options struct {
 	Logger *slog.Logger
-	// Reload receives a value for each SIGHUP: reload the rule files.
+	// Reload receives a value for each SIGHUP: reload the rule files and,
+	// with ReloadConfig, the access credentials.
 	Reload <-chan struct{}
+	// ReloadConfig reads the configuration again as at start (file, then
+	// environment, then flags). On each reload its departments and access
+	// credentials replace the running ones; nil: they are read at start only.
+	ReloadConfig func() (config.Config, error)
 	// Started, if set, is called once the app serves HTTP and every stage runs.
 	Started func(a *App)
 	// Sources are added to the configured ones (tests).
@@ -114,7 +119,7 @@ type App struct {
 	pollers  []*ingest.Poller
 	checks   []check
 	stages   map[string]*stageProgress // consuming stages, for /readyz
-	creds    *credentials
+	creds    atomic.Pointer[credentials]
 	routes   []Route
 	ln       net.Listener
 	srv      *http.Server
@@ -164,7 +169,7 @@ func build(ctx context.Context, cfg config.Config, opts Options) (a *App, err er
 		return a, &config.Error{Problems: problems}
 	}
 	cfg = a.cfg
-	a.creds = newCredentials(cfg)
+	a.creds.Store(newCredentials(cfg))
 	for _, d := range cfg.Dispatch.Departments {
 		if d.Supervisor {
 			a.logger.Warn("dispatch.departments[].supervisor is deprecated: the department's token is an office credential; move it to access.office", "department", d.ID)
@@ -316,6 +321,22 @@ func (a *App) run(ctx context.Context, opts Options) error {
 
 	failed := make(chan error, 16)
 	group := a.cfg.Kafka.GroupPrefix
+	// A reload request reloads the credentials first, then the rules.
+	rulesHup := make(chan struct{}, 1)
+	dispatchT.start(failed, "reload", func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-opts.Reload:
+				_ = a.reloadAccess(ctx, opts.ReloadConfig)
+				select {
+				case rulesHup <- struct{}{}:
+				default:
+				}
+			}
+		}
+	})
 	if a.disp != nil {
 		dispatchT.start(failed, "dispatch", func(ctx context.Context) error { return a.disp.RunClock(ctx, a.cfg.Dispatch.ClockInterval.D()) })
 		dispatchT.start(failed, "dispatch", func(ctx context.Context) error { return a.disp.RunSender(ctx, a.repliers) })
@@ -327,7 +348,7 @@ func (a *App) run(ctx context.Context, opts Options) error {
 		classifyT.start(failed, "classify", func(ctx context.Context) error {
 			return a.log.Consume(ctx, stream.TopicPosts, group+"classify", a.classify.Handle)
 		})
-		classifyT.start(failed, "rules", func(ctx context.Context) error { return a.rules.Watch(ctx, opts.Reload) })
+		classifyT.start(failed, "rules", func(ctx context.Context) error { return a.rules.Watch(ctx, rulesHup) })
 	}
 	for _, p := range a.pollers {
 		ingestT.start(failed, "ingest", p.Run)

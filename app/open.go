@@ -152,10 +152,9 @@ func openRules(ctx context.Context, cfg config.Config, logger *slog.Logger, reg 
 }
 
 func newDispatcher(cfg config.Config, st *store.Store, departments, categories func() map[string]string, logger *slog.Logger, reg prometheus.Registerer, now func() time.Time) (*dispatch.Dispatcher, error) {
-	var depts []dispatch.DepartmentAuth
+	depts := departmentAuths(cfg)
 	targets := map[string]notify.Target{}
 	for _, d := range cfg.Dispatch.Departments {
-		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Name: d.Name, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
 		if d.Notify != nil {
 			targets[d.ID] = notify.Target{URL: d.Notify.URL.Reveal(), Format: d.Notify.Format, MentionedMobiles: d.Notify.MentionedMobileList}
 		}
@@ -179,6 +178,15 @@ func newDispatcher(cfg config.Config, st *store.Store, departments, categories f
 		CaseURL:         cfg.Dispatch.CaseURL,
 		Now:             now,
 	}, logger, reg), nil
+}
+
+// departmentAuths are the configured departments as the dispatcher knows them.
+func departmentAuths(cfg config.Config) []dispatch.DepartmentAuth {
+	var depts []dispatch.DepartmentAuth
+	for _, d := range cfg.Dispatch.Departments {
+		depts = append(depts, dispatch.DepartmentAuth{ID: d.ID, Name: d.Name, Token: d.Token.Reveal(), Supervisor: d.Supervisor})
+	}
+	return depts
 }
 
 // ruleNames returns the department and category names of the current rule

@@ -156,6 +156,38 @@ func newCredentials(cfg config.Config) *credentials {
 	return c
 }
 
+// reloadAccess reads the configuration again and replaces the credentials
+// (departments' tokens and names, office, administrators) with its own: a
+// department removed from the file is refused from this reload on, here
+// and, once its stored token is deleted, by every dispatcher on the
+// database. The rest of the configuration takes effect at the next start.
+// A configuration that does not load keeps the previous credentials.
+func (a *App) reloadAccess(ctx context.Context, load func() (config.Config, error)) error {
+	if load == nil {
+		return nil
+	}
+	cfg, err := load()
+	if err == nil {
+		if problems := cfg.ReadTokenFiles(); len(problems) > 0 {
+			err = &config.Error{Problems: problems}
+		}
+	}
+	if err != nil {
+		a.logger.Error("configuration not reloaded, previous credentials kept", "error", err)
+		return err
+	}
+	a.creds.Store(newCredentials(cfg))
+	if a.disp != nil {
+		if err := a.disp.SetDepartments(ctx, departmentAuths(cfg)); err != nil {
+			a.logger.Error("credentials reloaded, but the stored department tokens could not be updated", "error", err)
+			return err
+		}
+	}
+	a.logger.Info("credentials reloaded", "departments", len(cfg.Dispatch.Departments),
+		"office", len(cfg.Access.Office), "admin", len(cfg.Access.Admin))
+	return nil
+}
+
 // authenticate finds the caller of r by its bearer token. Every digest is
 // compared, in constant time, so the answer's timing says nothing about
 // which one matched.
@@ -214,7 +246,7 @@ func (c *credentials) lookup(tok string) (principal, bool) {
 // department API learns the caller from the context.
 func (a *App) guard(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.creds.authenticate(r)
+		p, ok := a.creds.Load().authenticate(r)
 		if rt.Role == RolePublic {
 			if ok {
 				r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))

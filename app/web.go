@@ -71,7 +71,7 @@ func (a *App) explain(text string) (web.Explanation, error) {
 // department's token, or the office's or an administrator's (who act as the
 // office). A department removed from the configuration cannot sign in.
 func (a *App) signIn(_ context.Context, token string) (dispatch.Actor, error) {
-	p, ok := a.creds.lookup(token)
+	p, ok := a.creds.Load().lookup(token)
 	if !ok {
 		return dispatch.Actor{}, dispatch.ErrUnauthorized
 	}

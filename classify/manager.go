@@ -263,6 +263,10 @@ func (m *Manager) Reload(ctx context.Context) error {
 	m.reloadOKTime.Set(float64(time.Now().UnixNano()) / 1e9)
 	if prev == nil || prev.tree.Version != e.tree.Version {
 		m.logger.Info("rule set loaded", "dir", m.opts.RulesDir, "version", e.tree.Version, "routes", len(e.tree.routes), "model", e.tree.model != nil, "duration", time.Since(start).Round(time.Millisecond))
+		if phrase, channel := e.tree.rs.FixedAckDeadline(); phrase != "" {
+			m.logger.Warn("the rule set's acknowledgement section promises a fixed deadline instead of each route's; delete that section to send the reply templates' acknowledgement, which states the route's own deadlines (see README, \"What citizens read\")",
+				"file", e.tree.rs.AckPos.String(), "channel", channel, "deadline", phrase)
+		}
 	}
 	return nil
 }

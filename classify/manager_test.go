@@ -274,3 +274,54 @@ func TestWatchReloads(t *testing.T) {
 		})
 	}
 }
+
+// TestFixedAckDeadlineWarning: a rule set whose acknowledgement section
+// promises a fixed deadline (as the 90-channel.yaml an earlier version
+// wrote does) is loaded with one warning naming the file and how to drop
+// the section; an acknowledgement that takes the route's deadlines, or none
+// at all, loads without one.
+func TestFixedAckDeadlineWarning(t *testing.T) {
+	const legacy = `acknowledgement:
+  weibo: '{{if .Repeat}}此问题已有网友反映，已并入{{.CaseNo}}一并办理。{{else}}您反映的问题已转交{{.Lead}}办理，编号{{.CaseNo}}，我们将在72小时内答复。{{end}}'
+  wechat: '{{if .Repeat}}已并入{{.CaseNo}}办理{{else}}已转{{.Lead}}，编号{{.CaseNo}}{{end}}'
+  replay: '{{.CaseNo}} {{.Lead}}'
+`
+	const base = `departments: [{id: cgj, name: 市城市管理局}]
+routes: [{name: 路灯, match: {any: [路灯]}, assign: {lead: cgj}}]
+triage: {unknown_district: false}
+fallback: {name: 人工分拣}
+`
+	const warning = "acknowledgement section promises a fixed deadline"
+	for _, tc := range []struct {
+		name, channel string
+		want          int
+	}{
+		{"legacy 72 hours", legacy, 1},
+		{"route deadlines", "acknowledgement: {default: '已转{{.Lead}}，编号{{.CaseNo}}，{{.Claim}}内签收，{{.Reply}}内答复'}\n", 0},
+		{"fixed text between actions", "acknowledgement: {default: '{{.CaseNo}}{{if eq .Count 3}}3天{{end}}'}\n", 1},
+		{"no section", "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "10-rules.yaml"), []byte(base))
+			if tc.channel != "" {
+				writeFile(t, filepath.Join(dir, "90-channel.yaml"), []byte(tc.channel))
+			}
+			f := openManager(t, dir)
+			// A reload of the same files does not warn again.
+			if err := f.m.Reload(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			logs := f.log.String()
+			if got := strings.Count(logs, warning); got != tc.want {
+				t.Fatalf("%d warnings, want %d:\n%s", got, tc.want, logs)
+			}
+			if tc.want > 0 && (!strings.Contains(logs, "90-channel.yaml:1:1") || !strings.Contains(logs, "delete that section")) {
+				t.Errorf("the warning does not name the file and what to do:\n%s", logs)
+			}
+			if tc.name == "legacy 72 hours" && !strings.Contains(logs, "deadline=72小时") {
+				t.Errorf("the warning does not quote the promise:\n%s", logs)
+			}
+		})
+	}
+}

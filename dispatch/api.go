@@ -237,7 +237,8 @@ func (d *Dispatcher) authenticate(r *http.Request) (Actor, error) {
 		return Actor{}, errUnauthorized
 	}
 	h := hashToken(tok)
-	if dep, ok := d.tokens[h]; ok {
+	ids := d.ids.Load()
+	if dep, ok := ids.tokens[h]; ok {
 		return Actor{ID: dep.ID, Supervisor: dep.Supervisor}, nil
 	}
 	dt, err := d.st.DepartmentByToken(r.Context(), h)
@@ -249,7 +250,7 @@ func (d *Dispatcher) authenticate(r *http.Request) (Actor, error) {
 	}
 	// A stored token of a department that is no longer configured is
 	// refused, even before SaveTokens has removed it.
-	if len(d.tokens) > 0 && !d.configured[dt.Department] {
+	if len(ids.tokens) > 0 && !ids.configured[dt.Department] {
 		return Actor{}, errUnauthorized
 	}
 	return Actor{ID: dt.Department, Supervisor: dt.Role == "supervisor"}, nil
@@ -261,7 +262,7 @@ func (d *Dispatcher) authenticate(r *http.Request) (Actor, error) {
 // refused from this start on.
 func (d *Dispatcher) SaveTokens(ctx context.Context) error {
 	var toks []store.DepartmentToken
-	for h, dep := range d.tokens {
+	for h, dep := range d.ids.Load().tokens {
 		role := "department"
 		if dep.Supervisor {
 			role = "supervisor"

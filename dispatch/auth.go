@@ -25,7 +25,7 @@ func (d *Dispatcher) Authenticate(ctx context.Context, token string) (Actor, err
 		return Actor{}, ErrUnauthorized
 	}
 	h := hashToken(token)
-	if dep, ok := d.tokens[h]; ok {
+	if dep, ok := d.ids.Load().tokens[h]; ok {
 		return Actor{ID: dep.ID, Supervisor: dep.Supervisor}, nil
 	}
 	dt, err := d.st.DepartmentByToken(ctx, h)
@@ -45,7 +45,7 @@ func (d *Dispatcher) DepartmentName(id string) string { return d.deptName(id, ni
 // Departments are the departments that can hold work, by ID: the rule
 // set's and the configured ones (not the office).
 func (d *Dispatcher) Departments() []model.Department {
-	all := maps.Clone(d.known)
+	all := maps.Clone(d.ids.Load().known)
 	if d.opts.DepartmentNames != nil {
 		for id := range d.opts.DepartmentNames() {
 			all[id] = true

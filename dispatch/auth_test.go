@@ -39,3 +39,42 @@ func TestAuthenticate(t *testing.T) {
 		t.Errorf("DepartmentName(gas) = %q", got)
 	}
 }
+
+// TestSetDepartments: a reload of the configuration without a department
+// refuses its token at once, here and through the store on another
+// dispatcher, and drops its name override; the others keep working.
+func TestSetDepartments(t *testing.T) {
+	st := storetest.OpenSQLite(t)
+	d := newTestDispatcher(t, st, newFakeClock(start))
+	ctx := context.Background()
+	if err := d.SaveTokens(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var kept []DepartmentAuth
+	for _, dep := range testDepartments {
+		if dep.ID != "gas" {
+			kept = append(kept, dep)
+		}
+	}
+	kept = append(kept, DepartmentAuth{ID: "wjw", Name: "市卫生健康委员会", Token: "tok-wjw"})
+	if err := d.SetDepartments(ctx, kept); err != nil {
+		t.Fatal(err)
+	}
+	other := New(st, Options{}, nil, nil)
+	for _, disp := range []*Dispatcher{d, other} {
+		if _, err := disp.Authenticate(ctx, "tok-gas"); !errors.Is(err, ErrUnauthorized) {
+			t.Errorf("removed department's token: %v, want ErrUnauthorized", err)
+		}
+		for tok, want := range map[string]Actor{"tok-cgj": {ID: "cgj"}, "tok-wjw": {ID: "wjw"}} {
+			if got, err := disp.Authenticate(ctx, tok); err != nil || got != want {
+				t.Errorf("Authenticate(%q) = %+v, %v; want %+v", tok, got, err, want)
+			}
+		}
+	}
+	if got := d.DepartmentName("wjw"); got != "市卫生健康委员会" {
+		t.Errorf("DepartmentName(wjw) = %q", got)
+	}
+	if got := d.DepartmentName("gas"); got == "市燃气公司" {
+		t.Errorf("DepartmentName(gas) = %q: the removed configuration's name is still used", got)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -119,17 +120,15 @@ type WeChatFields struct {
 
 // Dispatcher is safe for concurrent use.
 type Dispatcher struct {
-	st     *store.Store
-	opts   Options
-	log    *slog.Logger
-	m      *metrics
-	tokens map[string]DepartmentAuth // by hex SHA-256 of the token
-	names  map[string]string         // department id → name given in the configuration
-	texts  *reply.Set                // reply templates
-	known  map[string]bool           // configured departments (not supervisors)
-	// configured holds every configured identity with a token.
-	configured map[string]bool
-	skip       map[string]bool // notice kinds not issued
+	st    *store.Store
+	opts  Options
+	log   *slog.Logger
+	m     *metrics
+	texts *reply.Set // reply templates
+	// ids are the configured identities; SetDepartments replaces them
+	// whole, so a reader sees either the old set or the new one.
+	ids  atomic.Pointer[identities]
+	skip map[string]bool // notice kinds not issued
 
 	wakeMu sync.Mutex
 	wakeCh chan struct{} // closed and replaced when a reply is queued
@@ -181,17 +180,13 @@ func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Regi
 		opts.Texts = reply.Default()
 	}
 	d := &Dispatcher{
-		texts:      opts.Texts,
-		st:         st,
-		opts:       opts,
-		log:        logger.With("component", "dispatch"),
-		m:          newMetrics(reg),
-		tokens:     map[string]DepartmentAuth{},
-		names:      map[string]string{},
-		known:      map[string]bool{},
-		configured: map[string]bool{},
-		skip:       map[string]bool{},
-		wakeCh:     make(chan struct{}),
+		texts:  opts.Texts,
+		st:     st,
+		opts:   opts,
+		log:    logger.With("component", "dispatch"),
+		m:      newMetrics(reg),
+		skip:   map[string]bool{},
+		wakeCh: make(chan struct{}),
 	}
 	for _, c := range opts.NoCards {
 		d.skip[string(c)] = true
@@ -201,22 +196,47 @@ func New(st *store.Store, opts Options, logger *slog.Logger, reg prometheus.Regi
 			d.skip[k] = true
 		}
 	}
-	for _, dep := range opts.Departments {
-		if dep.Name != "" {
-			d.names[dep.ID] = dep.Name
-		}
-		if !dep.Supervisor {
-			d.known[dep.ID] = true
-		}
-		if dep.Token != "" {
-			d.configured[dep.ID] = true
-			h := hashToken(dep.Token)
-			dep.Token = ""
-			d.tokens[h] = dep
-		}
-	}
+	d.ids.Store(newIdentities(opts.Departments))
 	d.opts.Departments = nil // no tokens kept in clear
 	return d
+}
+
+// identities are the configured departments and supervisors.
+type identities struct {
+	tokens map[string]DepartmentAuth // by hex SHA-256 of the token
+	names  map[string]string         // department id → name given in the configuration
+	known  map[string]bool           // configured departments (not supervisors)
+	// configured holds every configured identity with a token.
+	configured map[string]bool
+}
+
+func newIdentities(deps []DepartmentAuth) *identities {
+	ids := &identities{tokens: map[string]DepartmentAuth{}, names: map[string]string{}, known: map[string]bool{}, configured: map[string]bool{}}
+	for _, dep := range deps {
+		if dep.Name != "" {
+			ids.names[dep.ID] = dep.Name
+		}
+		if !dep.Supervisor {
+			ids.known[dep.ID] = true
+		}
+		if dep.Token != "" {
+			ids.configured[dep.ID] = true
+			h := hashToken(dep.Token)
+			dep.Token = ""
+			ids.tokens[h] = dep
+		}
+	}
+	return ids
+}
+
+// SetDepartments replaces the configured departments and supervisors (a
+// reload of the configuration) and then saves their tokens as SaveTokens
+// does: the tokens of departments no longer listed are refused from now on,
+// by this dispatcher at once and by the others on the database once the
+// store has dropped them.
+func (d *Dispatcher) SetDepartments(ctx context.Context, deps []DepartmentAuth) error {
+	d.ids.Store(newIdentities(deps))
+	return d.SaveTokens(ctx)
 }
 
 func hashToken(tok string) string {
@@ -567,7 +587,7 @@ func (d *Dispatcher) event(ctx context.Context, q store.Querier, e store.Event, 
 // else the rule set's, else the one the decision carried; "" when none is
 // known.
 func (d *Dispatcher) deptName(id string, dep *model.Department) string {
-	if n := d.names[id]; n != "" {
+	if n := d.ids.Load().names[id]; n != "" {
 		return n
 	}
 	if d.opts.DepartmentNames != nil {
@@ -616,7 +636,7 @@ func (d *Dispatcher) departmentNames() map[string]string {
 	if d.opts.DepartmentNames != nil {
 		maps.Copy(out, d.opts.DepartmentNames())
 	}
-	maps.Copy(out, d.names)
+	maps.Copy(out, d.ids.Load().names)
 	return out
 }
 
@@ -624,7 +644,8 @@ func (d *Dispatcher) departmentNames() map[string]string {
 // rule set or of the configuration. With neither listing any department,
 // every ID is accepted.
 func (d *Dispatcher) knows(id string) bool {
-	if d.known[id] {
+	known := d.ids.Load().known
+	if known[id] {
 		return true
 	}
 	var names map[string]string
@@ -634,7 +655,7 @@ func (d *Dispatcher) knows(id string) bool {
 	if _, ok := names[id]; ok {
 		return true
 	}
-	return len(d.known) == 0 && len(names) == 0
+	return len(known) == 0 && len(names) == 0
 }
 
 func districtNames(ds []model.District) string {

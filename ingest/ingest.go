@@ -69,6 +69,11 @@ var (
 	ErrMalformed   = errors.New("malformed response")
 )
 
+// MaxResponseBytes bounds the body a platform client reads from one answer
+// (after gzip decoding). A larger answer is refused as malformed without
+// being read further: the poll fails, and the next poll tries again.
+const MaxResponseBytes = 16 << 20
+
 // ErrNoCursor is returned by a CursorStore that holds no cursor for a source.
 var ErrNoCursor = errors.New("no saved cursor")
 

@@ -70,3 +70,33 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskPublic: the public page's rules, stricter than Mask's.
+func TestMaskPublic(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"电话13812345678", "电话138****5678"},
+		{"电话138-1234-5678。", "电话138****5678。"},
+		{"电话138 1234 5678", "电话138****5678"},
+		{"电话１３８１２３４５６７８", "电话138****5678"},
+		{"身份证34050319900101123X", "身份证340***********123X"},
+		{"身份证340503199001011234号", "身份证340***********1234号"},
+		{"座机0555-87654321", "座机********4321"},
+		{"卡号6222021234567890123", "卡号***************0123"},
+		{"2026年11月26日晚上11点，3栋502室，200元", "2026年11月26日晚上11点，3栋502室，200元"},
+		{"办件MSB-20261126-0042", "办件MSB-20261126-0042"},
+		{"20261126", "20261126"},
+		{"Tel13812345678", "Tel138****5678"},
+		{"写信到 a.b+c@mail.example.cn 或", "写信到 ***@mail.example.cn 或"},
+		{"//@热心市民张三:转发 @李四 看看", "//@用户:转发 @用户 看看"},
+		{"bad\xffutf8", "bad\uFFFDutf8"},
+		// Mask's rules apply too: a landline after its bracketed area code
+		// or after 电话 is hidden on the public page as in the logs.
+		{"(0555)2345678 办公室", "*********78 办公室"},
+		{"电话：2345678。", "电话：*****78。"},
+	} {
+		if got := MaskPublic(tc.in); got != tc.want {
+			t.Errorf("MaskPublic(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

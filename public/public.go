@@ -6,7 +6,7 @@
 // Everything here is public by construction: departments and categories by
 // the rule set's names (a department it does not name is 相关部门, never
 // its code), the citizen's words and the departments' answers with phone,
-// ID and card numbers, e-mail addresses and @mentions masked (Mask), and
+// ID and card numbers, e-mail addresses and @mentions masked (privacy.MaskPublic), and
 // only the audit events that have a public wording (publicStep). Authors,
 // who acted, internal reasons, cards, scores and the reporter's position
 // are never read into a view.
@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/privacy"
 	"github.com/mashangban/mashangban/rules"
 	"github.com/mashangban/mashangban/store"
 )
@@ -151,7 +152,7 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Vary", "Accept")
 	no, ok := normalizeNo(raw)
 	if !ok {
-		shown := shorten(Mask(raw), 40)
+		shown := shorten(privacy.MaskPublic(raw), 40)
 		if reTriageNo.MatchString(strings.ToUpper(raw)) {
 			s.pageError(w, r, asJSON, http.StatusNotFound, "正在分派办理部门",
 				"登记号 "+shown+" 的反映正在分派办理部门，分派后会在回复中告知您办件编号，届时可凭办件编号查询进度。")

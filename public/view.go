@@ -7,8 +7,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/privacy"
 	"github.com/mashangban/mashangban/rules"
 	"github.com/mashangban/mashangban/store"
 )
@@ -153,7 +155,7 @@ func (s *Server) summaryOf(c store.CaseRow, works []store.CaseWork, n names) Cas
 		CaseNo:     c.No,
 		Status:     StatusOpen,
 		Urgent:     c.Priority == model.PriorityUrgent,
-		Summary:    Mask(c.Summary),
+		Summary:    privacy.MaskPublic(c.Summary),
 		Place:      placeName(c.Place),
 		Reports:    len(c.PostIDs),
 		ReceivedAt: at(c.CreatedAt),
@@ -275,12 +277,12 @@ func publicStep(e store.Event, caseNo string, n names) (Step, bool) {
 	case "assignment.claimed":
 		return Step{Kind: "claimed", Title: "签收", Department: dept, Text: dept + "已签收，正在办理。"}, true
 	case "assignment.replied":
-		return Step{Kind: "replied", Title: "答复", Department: dept, Text: dept + "答复：", Reply: Mask(d.Text)}, true
+		return Step{Kind: "replied", Title: "答复", Department: dept, Text: dept + "答复：", Reply: privacy.MaskPublic(d.Text)}, true
 	case "assignment.transferred":
 		to := n.department(d.To)
 		return Step{Kind: "transferred", Title: "转办", Department: dept, To: to, Text: dept + "已将办件转交" + to + "办理。"}, true
 	case "assignment.resolved":
-		return Step{Kind: "finished", Title: "办结", Department: dept, Text: dept + "已办理完毕：", Reply: Mask(d.Text)}, true
+		return Step{Kind: "finished", Title: "办结", Department: dept, Text: dept + "已办理完毕：", Reply: privacy.MaskPublic(d.Text)}, true
 	case "assignment.reopened":
 		return Step{Kind: "reopened", Title: "重新办理", Department: dept, Text: dept + "重新办理此件。"}, true
 	case "case.resolved":
@@ -301,4 +303,13 @@ func publicStep(e store.Event, caseNo string, n names) (Step, bool) {
 func normalizeNo(s string) (no string, ok bool) {
 	s = strings.ToUpper(strings.TrimSpace(s))
 	return s, reCaseNo.MatchString(s)
+}
+
+// shorten cuts s to at most n characters, marking the cut with "…".
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }

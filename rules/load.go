@@ -356,6 +356,7 @@ func (l *loader) file(root *yaml.Node) {
 			}
 		case "acknowledgement":
 			if l.singleton(k, f) {
+				l.rs.AckPos = l.d.pos(f.key)
 				l.ack(f.val)
 			}
 		case "triage":
@@ -672,6 +673,27 @@ func (l *loader) ack(n *yaml.Node) {
 		}
 		delete(l.rs.Ack, "default")
 	}
+}
+
+// reFixedDeadline is a deadline written out as text ("72小时", "3个工作日")
+// rather than taken from the route (.Claim, .Reply, .Close).
+var reFixedDeadline = regexp.MustCompile(`[0-9０-９]+\s*个?(?:小时|天|日|分钟|工作日)`)
+
+// reAction is a template action, removed before looking for fixed deadlines.
+var reAction = regexp.MustCompile(`(?s)\{\{.*?\}\}`)
+
+// FixedAckDeadline reports a deadline that the rule set's acknowledgement
+// section states as fixed text (the "72小时" a rules directory written by
+// an earlier version carries): such a text promises the same deadline on
+// every route, also where the route's own is shorter. It returns the first
+// such phrase and its channel, or "" when there is none.
+func (rs *RuleSet) FixedAckDeadline() (phrase, channel string) {
+	for _, c := range Channels {
+		if m := reFixedDeadline.FindString(reAction.ReplaceAllString(rs.Ack[c], " ")); m != "" {
+			return m, c
+		}
+	}
+	return "", ""
 }
 
 func (l *loader) triage(n *yaml.Node) {

@@ -108,6 +108,7 @@ type RuleSet struct {
 	Routes      []Route
 
 	Ack         map[string]string // channel -> text/template source
+	AckPos      Pos               // where the acknowledgement section is; zero without one
 	Triage      Triage
 	Fallback    Fallback
 	Coordinator string // department that leads posts concerning several districts, "" if none

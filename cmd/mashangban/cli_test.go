@@ -154,16 +154,21 @@ func TestVersionText(t *testing.T) {
 	info := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/mashangban/mashangban", Version: "v1.4.0"},
 		Settings: []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "1a159fe0123456789abcdef0123456789abcdef0"},
 			{Key: "vcs.time", Value: "2026-12-02T13:45:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	noVCS := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}
 	for _, tt := range []struct {
-		info     *debug.BuildInfo
-		override string
-		want     string
+		info          *debug.BuildInfo
+		override, rev string
+		want          string
 	}{
-		{info, "", "mashangban v1.4.0 (revision 1a159fe0123456789abcdef0123456789abcdef0, modified, 2026-12-02T13:45:00Z) go1.26.8"},
-		{info, "v1.4.0-city", "mashangban v1.4.0-city (revision 1a159fe0123456789abcdef0123456789abcdef0, modified, 2026-12-02T13:45:00Z) go1.26.8"},
-		{&debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, "", "mashangban (devel) (no VCS revision recorded) go1.26.8"},
+		{info, "", "", "mashangban v1.4.0 (revision 1a159fe0123456789abcdef0123456789abcdef0, modified, 2026-12-02T13:45:00Z) go1.26.8"},
+		{info, "v1.4.0-city", "", "mashangban v1.4.0-city (revision 1a159fe0123456789abcdef0123456789abcdef0, modified, 2026-12-02T13:45:00Z) go1.26.8"},
+		// The recorded revision wins over one given at link time.
+		{info, "", "0000000000000000000000000000000000000000", "mashangban v1.4.0 (revision 1a159fe0123456789abcdef0123456789abcdef0, modified, 2026-12-02T13:45:00Z) go1.26.8"},
+		{noVCS, "", "", "mashangban (devel) (no VCS revision recorded) go1.26.8"},
+		// A build without .git (the Docker image) shows the linked one.
+		{noVCS, "", "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432", "mashangban (devel) (revision 9f8e7d6c5b4a39281706f5e4d3c2b1a098765432) go1.26.8"},
 	} {
-		if got := versionText(tt.info, tt.override); got != tt.want {
+		if got := versionText(tt.info, tt.override, tt.rev); got != tt.want {
 			t.Errorf("versionText = %q, want %q", got, tt.want)
 		}
 	}
@@ -215,5 +220,40 @@ func TestVersionOfABuiltBinary(t *testing.T) {
 	// The module version is a pseudo-version made from the commit (or a tag).
 	if !regexp.MustCompile(`^mashangban v\d+\.\d+\.\d+\S* \(revision`).MatchString(got) {
 		t.Errorf("version = %q, want a module version", got)
+	}
+}
+
+// TestVersionOfTheDockerBuild builds mashangban as the Dockerfile does, with
+// its -ldflags and a REVISION, from a copy of the source without .git (as
+// the build context is): `version` prints that revision.
+func TestVersionOfTheDockerBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	df, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`go build -trimpath -ldflags "([^"]*)"`).FindSubmatch(df)
+	if m == nil {
+		t.Fatal("no go build -ldflags line in the Dockerfile")
+	}
+	const rev = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
+	ldflags := strings.NewReplacer("${REVISION}", rev, "${VERSION}", "").Replace(string(m[1]))
+	if !strings.Contains(ldflags, "main.revision="+rev) {
+		t.Fatalf("the Dockerfile's ldflags %q do not set main.revision from REVISION", m[1])
+	}
+	bin := filepath.Join(t.TempDir(), "mashangban")
+	build := exec.Command("go", "build", "-buildvcs=false", "-trimpath", "-ldflags", ldflags, "-o", bin, ".")
+	build.Env = append(os.Environ(), "GOFLAGS=", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out); !strings.Contains(got, "(revision "+rev+")") {
+		t.Errorf("version = %q, want revision %s", got, rev)
 	}
 }

@@ -42,6 +42,11 @@ var commands = map[string]command{
 // replaces the module version of the build information.
 var version string
 
+// revision, when set at build time with -ldflags "-X main.revision=...", is
+// the VCS revision shown when the build information records none (a build
+// without the .git directory, as in the Docker image).
+var revision string
+
 func main() { os.Exit(run()) }
 
 func run() int {
@@ -92,15 +97,17 @@ func versionCmd(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		info = nil
 	}
-	fmt.Fprintln(stdout, versionText(info, version))
+	fmt.Fprintln(stdout, versionText(info, version, revision))
 	return 0
 }
 
 // versionText is "mashangban VERSION (revision REV[, modified], TIME) GOVERSION"
 // from the build information: the module version (a tag, or a pseudo-version
 // made from the commit) and the vcs.* settings that go build records.
-func versionText(info *debug.BuildInfo, override string) string {
-	v, rev, at, modified, gover := "(unknown)", "", "", false, runtime.Version()
+// override replaces the version; rev is the revision to show when the
+// build information has none.
+func versionText(info *debug.BuildInfo, override, rev string) string {
+	v, at, modified, gover := "(unknown)", "", false, runtime.Version()
 	if info != nil {
 		if info.Main.Version != "" {
 			v = info.Main.Version

@@ -29,7 +29,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return configError(stderr, err)
 	}
-	// SIGHUP reloads the rule files.
+	// SIGHUP reloads the rule files and the credentials of the configuration.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -42,7 +42,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	if err := app.Run(ctx, cfg, app.Options{Logger: logger, Reload: reload}); err != nil {
+	reloadConfig := func() (config.Config, error) {
+		c, _, err := config.Parse("mashangban run", args, os.LookupEnv, io.Discard)
+		return c, err
+	}
+	if err := app.Run(ctx, cfg, app.Options{Logger: logger, Reload: reload, ReloadConfig: reloadConfig}); err != nil {
 		fmt.Fprintf(stderr, "mashangban: %v\n", err)
 		return 1
 	}

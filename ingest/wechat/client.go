@@ -68,7 +68,8 @@ func NewClient(opt ClientOptions) (*Client, error) {
 	} else {
 		rc = resty.New()
 	}
-	rc.SetBaseURL(opt.BaseURL).SetTimeout(opt.Timeout).SetHeader("Content-Type", "application/json")
+	rc.SetBaseURL(opt.BaseURL).SetTimeout(opt.Timeout).SetHeader("Content-Type", "application/json").
+		SetResponseBodyLimit(ingest.MaxResponseBytes)
 	return &Client{opt: opt, http: rc}, nil
 }
 
@@ -201,6 +202,9 @@ func (c *Client) post(ctx context.Context, path, token string, body, out any) er
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, resty.ErrResponseBodyTooLarge) {
+			return &ingest.MalformedError{Reason: fmt.Sprintf("wechat %s: response body larger than %d bytes, not read", path, ingest.MaxResponseBytes)}
 		}
 		// url.Error carries the URL and with it the access token: keep only the cause.
 		var ue *url.Error

@@ -224,6 +224,16 @@ func TestSourceMisbehaviour(t *testing.T) {
 			},
 		},
 		{
+			name:  "huge body",
+			setup: func(f *wechatfake.Server) { f.Fail("/tcb/databasequery", wechatfake.Fault{Huge: true}) },
+			check: func(t *testing.T, f *wechatfake.Server, r *pollResult) {
+				const reason = "wechat /tcb/databasequery: response body larger than 16777216 bytes, not read"
+				if len(r.dead.items) != 1 || !strings.Contains(r.dead.items[0].Reason, reason) {
+					t.Errorf("dead letters %+v, want one saying %q", r.dead.items, reason)
+				}
+			},
+		},
+		{
 			name: "token expires mid-run",
 			setup: func(f *wechatfake.Server) {
 				f.OnQuery(func(n int) {

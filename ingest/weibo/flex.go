@@ -76,6 +76,16 @@ func transportError(ctx context.Context, what string, err error) error {
 	return fmt.Errorf("%s: %w: %w", what, ingest.ErrTransient, redactedTransportError(err))
 }
 
+// tooLarge reports whether a round trip failed because the answer was
+// longer than ingest.MaxResponseBytes.
+func tooLarge(err error) bool { return errors.Is(err, resty.ErrResponseBodyTooLarge) }
+
+// tooLargeError is the failed poll or send for an answer that was too long
+// to read: malformed, with nothing of the body kept.
+func tooLargeError(what string) error {
+	return &ingest.MalformedError{Reason: fmt.Sprintf("%s: response body larger than %d bytes, not read", what, ingest.MaxResponseBytes)}
+}
+
 // retryAfter reads a Retry-After header (seconds or HTTP date).
 func retryAfter(resp *resty.Response, now time.Time) (time.Duration, bool) {
 	v := resp.Header().Get("Retry-After")

@@ -147,6 +147,7 @@ func newClient(hc *http.Client, base string, timeout time.Duration) *resty.Clien
 	}
 	// resty's own logger would print warnings with request details; keep it quiet.
 	return c.SetBaseURL(strings.TrimRight(base, "/")).SetTimeout(timeout).SetLogger(quietLogger{}).SetRetryCount(0).
+		SetResponseBodyLimit(ingest.MaxResponseBytes).
 		// A redirect (visitor system, passport login) is a signal, not something to follow.
 		SetRedirectPolicy(resty.RedirectPolicyFunc(func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }))
 }
@@ -287,6 +288,10 @@ func (s *Mobile) request(ctx context.Context) *resty.Request {
 func (s *Mobile) do(ctx context.Context, endpoint string, send func() (*resty.Response, error)) ([]byte, error) {
 	resp, err := send()
 	if err != nil {
+		if tooLarge(err) {
+			s.metrics.observe(endpoint, "malformed")
+			return nil, tooLargeError("weibo-mobile " + endpoint)
+		}
 		s.metrics.observe(endpoint, "transient")
 		return nil, transportError(ctx, "weibo-mobile "+endpoint, err)
 	}

@@ -116,6 +116,8 @@ func TestMobileMisbehaviour(t *testing.T) {
 		waits   []time.Duration
 		// rounds is the number of walks needed to see everything.
 		rounds int
+		// errText is a text one of the errors must contain.
+		errText string
 	}{
 		{name: "418 burst", setup: func(f *weibofake.Mobile) {
 			f.Inject(weibofake.FaultTeapot, weibofake.FaultTeapot, weibofake.FaultTeapot)
@@ -135,6 +137,8 @@ func TestMobileMisbehaviour(t *testing.T) {
 			classes: []string{"transient", "transient"}},
 		{name: "truncated body", between: func(f *weibofake.Mobile, w []int64) []int64 { f.Inject(weibofake.FaultTruncated); return w },
 			classes: []string{"malformed"}},
+		{name: "huge body", between: func(f *weibofake.Mobile, w []int64) []int64 { f.Inject(weibofake.FaultHuge); return w },
+			classes: []string{"malformed"}, errText: "weibo-mobile getIndex: response body larger than 16777216 bytes"},
 		{name: "visitor system html", setup: func(f *weibofake.Mobile) { f.Inject(weibofake.FaultVisitor) },
 			classes: []string{"malformed"}},
 		{name: "login wall", between: func(f *weibofake.Mobile, w []int64) []int64 { f.Inject(weibofake.FaultLoginWall); return w },
@@ -207,9 +211,12 @@ func TestMobileMisbehaviour(t *testing.T) {
 			if got := waits(all.errs); !slices.Equal(got, tt.waits) {
 				t.Errorf("waits %v, want %v", got, tt.waits)
 			}
+			if tt.errText != "" && !slices.ContainsFunc(all.errs, func(e error) bool { return strings.Contains(e.Error(), tt.errText) }) {
+				t.Errorf("no error says %q: %v", tt.errText, all.errs)
+			}
 			for _, e := range all.errs {
 				var me *ingest.MalformedError
-				if errors.As(e, &me) && len(me.Raw) == 0 {
+				if errors.As(e, &me) && len(me.Raw) == 0 && !strings.Contains(me.Reason, "response body larger than") {
 					t.Errorf("malformed error without raw body: %v", e)
 				}
 				if strings.Contains(e.Error(), "_2A25test") {

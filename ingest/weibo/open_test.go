@@ -131,6 +131,7 @@ func TestOpenMisbehaviour(t *testing.T) {
 		classes []string
 		waits   []time.Duration
 		rounds  int
+		errText string // a text one of the errors must contain
 	}{
 		{name: "10022 ip limit", between: inject(weibofake.FaultIPLimit), classes: []string{"rate_limited"}, waits: []time.Duration{toNextHour}},
 		{name: "10023 user limit", between: inject(weibofake.FaultUserLimit), classes: []string{"rate_limited"}, waits: []time.Duration{toNextHour}},
@@ -139,6 +140,8 @@ func TestOpenMisbehaviour(t *testing.T) {
 		{name: "502 html", between: inject(weibofake.Fault502), classes: []string{"transient"}},
 		{name: "truncated", between: inject(weibofake.FaultTruncated), classes: []string{"malformed"}},
 		{name: "non-json", between: inject(weibofake.FaultVisitor), classes: []string{"malformed"}},
+		{name: "huge body", between: inject(weibofake.FaultHuge), classes: []string{"malformed"},
+			errText: "response body larger than 16777216 bytes"},
 		{name: "21327 expired token", between: inject(weibofake.FaultExpiredToken), classes: []string{"auth"}},
 		{name: "21332 invalid token", between: inject(weibofake.FaultInvalidToken), classes: []string{"auth"}},
 		{name: "post deleted between pages", between: func(f *weibofake.Open, w []int64) []int64 {
@@ -182,6 +185,9 @@ func TestOpenMisbehaviour(t *testing.T) {
 			}
 			if got := waits(all.errs); !slices.Equal(got, tt.waits) {
 				t.Errorf("waits %v, want %v", got, tt.waits)
+			}
+			if tt.errText != "" && !slices.ContainsFunc(all.errs, func(e error) bool { return strings.Contains(e.Error(), tt.errText) }) {
+				t.Errorf("no error says %q: %v", tt.errText, all.errs)
 			}
 			for _, e := range all.errs {
 				if strings.Contains(e.Error(), testToken) {

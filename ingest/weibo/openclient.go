@@ -54,6 +54,10 @@ func (c *openClient) postForm(ctx context.Context, endpoint, path string, form m
 func (c *openClient) do(ctx context.Context, endpoint string, send func() (*resty.Response, error)) ([]byte, error) {
 	resp, err := send()
 	if err != nil {
+		if tooLarge(err) {
+			c.metrics.observe(endpoint, "malformed")
+			return nil, tooLargeError("weibo " + endpoint)
+		}
 		c.metrics.observe(endpoint, "transient")
 		return nil, transportError(ctx, "weibo "+endpoint, err)
 	}

@@ -17,6 +17,7 @@
 package wechatfake
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,6 +67,28 @@ type Fault struct {
 	// with status 200.
 	Truncate bool
 	NonJSON  bool
+	// Huge answers status 200 with a JSON body of HugeBytes, larger than
+	// any client should read.
+	Huge bool
+}
+
+// HugeBytes is the size of a Huge fault's body: 32 MiB.
+const HugeBytes = 32 << 20
+
+// writeHuge streams a JSON object of HugeBytes; it stops early when the
+// client hangs up.
+func writeHuge(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; encoding=utf-8")
+	if _, err := io.WriteString(w, `{"errcode":0,"pad":"`); err != nil {
+		return
+	}
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	for n := 0; n < HugeBytes; n += len(chunk) {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+	_, _ = io.WriteString(w, `"}`)
 }
 
 // Errcode returns n faults answering code.
@@ -389,6 +412,10 @@ func (s *Server) wrap(path string, h func(w http.ResponseWriter, r *http.Request
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(f.Status)
 			fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", f.Status, http.StatusText(f.Status))
+			return
+		}
+		if f != nil && f.Huge {
+			writeHuge(w)
 			return
 		}
 		if f != nil && f.NonJSON {

@@ -1,8 +1,10 @@
 package weibofake
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +38,9 @@ const (
 	FaultTooFrequent
 	// FaultRedirect is a 302 to the passport login page.
 	FaultRedirect
+	// FaultHuge is HTTP 200 with a JSON body of HugeBytes, larger than any
+	// client should read.
+	FaultHuge
 
 	// Open API faults (error bodies as §1.6 shows them).
 	FaultIPLimit       // 10022, HTTP 403
@@ -240,6 +245,8 @@ func (m *Mobile) serveFault(w http.ResponseWriter, f Fault, body []byte) bool {
 		_, _ = w.Write([]byte("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>"))
 	case FaultTruncated:
 		writeJSONBytes(w, body[:len(body)/2])
+	case FaultHuge:
+		WriteHuge(w)
 	case FaultVisitor:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(`<!DOCTYPE html><html><head><meta charset="utf-8"><title>Sina Visitor System</title></head><body><script>window.location.href="https://passport.weibo.com/visitor/visitor"</script></body></html>`))
@@ -254,6 +261,25 @@ func (m *Mobile) serveFault(w http.ResponseWriter, f Fault, body []byte) bool {
 		return false
 	}
 	return true
+}
+
+// HugeBytes is the size of a FaultHuge body: 32 MiB.
+const HugeBytes = 32 << 20
+
+// WriteHuge streams a JSON object of HugeBytes; it stops early when the
+// client hangs up.
+func WriteHuge(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if _, err := io.WriteString(w, `{"ok":1,"pad":"`); err != nil {
+		return
+	}
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	for n := 0; n < HugeBytes; n += len(chunk) {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+	_, _ = io.WriteString(w, `"}`)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

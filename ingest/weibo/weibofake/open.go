@@ -198,7 +198,7 @@ func (o *Open) admit(w http.ResponseWriter, r *http.Request, endpoint string) (F
 	case FaultInvalidToken:
 		o.error(w, r, http.StatusBadRequest, 21332, "invalid_access_token")
 		return f, false
-	case Fault500, Fault502, FaultVisitor, FaultTeapot:
+	case Fault500, Fault502, FaultVisitor, FaultTeapot, FaultHuge:
 		(&Mobile{}).serveFault(w, f, nil)
 		return f, false
 	}

@@ -1,9 +1,8 @@
-package public
+package privacy
 
 import (
 	"regexp"
 	"strings"
-	"unicode/utf8"
 )
 
 // reContact matches an e-mail address, or a Weibo mention (a repost chain
@@ -11,7 +10,8 @@ import (
 // an address is not taken for a mention.
 var reContact = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+|@[^\s@:：,，.。!！?？;；、()（）\[\]【】#]{1,30}`)
 
-// Mask removes personal data from a text before it is shown publicly:
+// MaskPublic removes personal data from a text before it is shown publicly
+// (the public case page, Open311). It is stricter than Mask:
 //
 //   - mobile numbers keep their first three and last four digits
 //     (13812345678 → 138****5678), also written with spaces or dashes;
@@ -23,8 +23,10 @@ var reContact = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-
 //     become @用户.
 //
 // Full-width digits count as digits. Shorter runs of digits (dates, house
-// numbers, amounts) are kept.
-func Mask(s string) string {
+// numbers, amounts) are kept, except what Mask also hides (a landline
+// after its bracketed area code or after 电话, 手机 …), since MaskPublic
+// ends with Mask. Invalid UTF-8 becomes U+FFFD.
+func MaskPublic(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = reContact.ReplaceAllStringFunc(s, func(m string) string {
 		if strings.HasPrefix(m, "@") {
@@ -33,7 +35,7 @@ func Mask(s string) string {
 		_, domain, _ := strings.Cut(m, "@")
 		return "***@" + domain
 	})
-	return maskNumbers(s)
+	return Mask(maskLongNumbers(s))
 }
 
 func digitValue(r rune) (byte, bool) {
@@ -46,10 +48,10 @@ func digitValue(r rune) (byte, bool) {
 	return 0, false
 }
 
-// maskNumbers finds runs of digits (a single space or dash between two
+// maskLongNumbers finds runs of digits (a single space or dash between two
 // digits continues a run, as in 138-1234-5678; an X or x after 17 digits
 // ends an ID number) and masks those that may identify a person.
-func maskNumbers(s string) string {
+func maskLongNumbers(s string) string {
 	var b strings.Builder
 	rs := []rune(s)
 	for i := 0; i < len(rs); {
@@ -100,12 +102,3 @@ func maskNumbers(s string) string {
 }
 
 func isLatin(r rune) bool { return r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' }
-
-// shorten cuts s to at most n characters, marking the cut with "…".
-func shorten(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -276,9 +275,7 @@ func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
 		if !validRequestID(id) {
-			var b [12]byte
-			rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = newRequestID()
 		}
 		w.Header().Set("X-Request-ID", id)
 		next.ServeHTTP(w, r)
@@ -309,4 +306,15 @@ func (a *App) internalError(w http.ResponseWriter, r *http.Request, msg string, 
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("ok\n"))
+}
+
+// newRequestID is 20 random lowercase letters (94 bits). Letters only, so
+// that the log's masking of phone and ID numbers never touches it.
+func newRequestID() string {
+	var b [20]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = 'a' + b[i]%26
+	}
+	return string(b[:])
 }

@@ -28,13 +28,13 @@ func (a *App) console() http.Handler {
 		DepartmentName: a.departmentName,
 		Districts:      a.districts,
 		Logger:         a.logger.With("component", "web"),
-		StillValid:     a.creds.configured,
+		StillValid:     func(actor string, office bool) bool { return a.creds.Load().configured(actor, office) },
 	}
 	if a.rules != nil {
 		deps.RuleStatus = a.webRuleStatus
 		deps.Explain = a.explain
 		deps.Reload = a.rules.Reload
-		deps.MayReload = a.creds.admin
+		deps.MayReload = func(actor string) bool { return a.creds.Load().admin(actor) }
 	}
 	return web.New(deps)
 }
@@ -81,7 +81,7 @@ func (a *App) signIn(_ context.Context, token string) (dispatch.Actor, error) {
 // departmentName is the configured name of a department, else the rule
 // set's, else its ID.
 func (a *App) departmentName(id string) string {
-	if n := a.disp.DepartmentName(id); n != id {
+	if n := a.disp.DepartmentName(id); n != "" && n != id {
 		return n
 	}
 	if a.rules != nil {

@@ -38,8 +38,8 @@ func (d *Dispatcher) Authenticate(ctx context.Context, token string) (Actor, err
 	return Actor{ID: dt.Department, Supervisor: dt.Role == "supervisor"}, nil
 }
 
-// DepartmentName is the name of a department as replies give it, or its ID
-// when no name is known.
+// DepartmentName is the name of a department as replies give it, "" when
+// no name is known.
 func (d *Dispatcher) DepartmentName(id string) string { return d.deptName(id, nil) }
 
 // Departments are the departments that can hold work, by ID: the rule

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -101,11 +102,21 @@ func minHashBands(district string, first, bands int, set []string) []lshKey {
 }
 
 // bucketHash hashes the district, the band and the values into a bucket.
-func bucketHash(district string, band int, vals ...any) int64 {
+func bucketHash[V string | uint64](district string, band int, vals ...V) int64 {
 	h := fnv.New64a()
-	fmt.Fprint(h, district, "\x00", band)
+	var buf [8]byte
+	h.Write([]byte(district))
+	binary.LittleEndian.PutUint64(buf[:], uint64(band))
+	h.Write(buf[:])
 	for _, v := range vals {
-		fmt.Fprint(h, "\x00", v)
+		switch x := any(v).(type) {
+		case string:
+			h.Write([]byte{0})
+			h.Write([]byte(x))
+		case uint64:
+			binary.LittleEndian.PutUint64(buf[:], x)
+			h.Write(buf[:])
+		}
 	}
 	return int64(h.Sum64())
 }

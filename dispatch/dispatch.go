@@ -397,7 +397,7 @@ func (d *Dispatcher) place(ctx context.Context, tx store.Tx, dec model.Decision,
 		district = dec.Districts[0].Code
 	}
 	if district != "" {
-		probe := store.RepeatProbe{District: district, Tokens: fp.Words, SimHash: fp.SimHash, Place: fp.Place}
+		probe := store.RepeatProbe{District: district, Tokens: fp.Words, SimHash: fp.SimHash, Place: fp.Place, Category: fp.Category}
 		cands, err := d.st.RepeatCandidates(ctx, tx, probe, now.Add(-d.opts.RepeatWindow), d.opts.RepeatCandidates)
 		if err != nil {
 			return placed{}, err

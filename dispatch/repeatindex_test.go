@@ -89,7 +89,7 @@ func TestRepeatIndexFindsExampleRepeats(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				cands, err := st.RepeatCandidates(ctx, nil, store.RepeatProbe{District: district, Tokens: post.Words, SimHash: post.SimHash, Place: post.Place},
+				cands, err := st.RepeatCandidates(ctx, nil, store.RepeatProbe{District: district, Tokens: post.Words, SimHash: post.SimHash, Place: post.Place, Category: post.Category},
 					start.Add(-time.Hour), 500)
 				if err != nil {
 					t.Fatal(err)

@@ -92,7 +92,7 @@ func (s *Store) InsertCase(ctx context.Context, q Querier, c NewCase) (int64, er
 		return 0, fmt.Errorf("insert case %q: %w", c.Case.No, err)
 	}
 	if c.Case.Status == model.CaseOpen {
-		if err := s.insertRepeatKeys(ctx, q, id, RepeatProbe{District: c.District, Tokens: c.Tokens, SimHash: c.SimHash, Place: c.Place}); err != nil {
+		if err := s.insertRepeatKeys(ctx, q, id, RepeatProbe{District: c.District, Tokens: c.Tokens, SimHash: c.SimHash, Place: c.Place, Category: c.Case.Category}); err != nil {
 			return 0, err
 		}
 	}
@@ -111,7 +111,7 @@ func nonNilSlice[T any](s []T) []T {
 // lsh.go), newest first, at most limit. The caller decides which of them,
 // if any, is a repeat.
 func (s *Store) RepeatCandidates(ctx context.Context, q Querier, probe RepeatProbe, since time.Time, limit int) ([]RepeatCandidate, error) {
-	keys := repeatKeys(probe)
+	keys := repeatKeys(probe, true)
 	if len(keys) == 0 {
 		return nil, nil
 	}

@@ -19,8 +19,11 @@ import (
 //     0.84, of 0.6 with 0.97;
 //   - bands 8–15: the same over the words' character bigrams, which catch a
 //     word cut differently by the segmenter;
-//   - band 16: the finest place, so that every open case at the same place
-//     is a candidate (the same-place rules need no shared words at all);
+//   - bands 16 and 21: the finest place, alone and with the category, so
+//     that every open case at the same place whose category is not a
+//     different one is a candidate (the same-place rules need no shared
+//     words at all): a post with a category looks up its place with its
+//     category and with none, a post without one its place alone;
 //   - bands 17–20: the four 16-bit blocks of the SimHash; two SimHashes
 //     within 3 bits agree on at least one block, so every near-duplicate is
 //     a candidate.
@@ -36,6 +39,7 @@ const (
 	bandBigrams    = bandWords + lshWordBands
 	bandPlace      = bandBigrams + lshBigramBands
 	bandSimHash    = bandPlace + 1 // four bands
+	bandPlaceCat   = bandSimHash + 4
 )
 
 // lshKey is one row of case_lsh without its case.
@@ -51,11 +55,13 @@ type RepeatProbe struct {
 	Tokens   []string // content words
 	SimHash  int64
 	Place    string // finest place key, "" when none
+	Category string
 }
 
-// repeatKeys returns the case_lsh keys of a case or post; none without a
-// district (repeats are only looked for within one).
-func repeatKeys(p RepeatProbe) []lshKey {
+// repeatKeys returns the case_lsh keys of a case (lookup false) or the keys
+// a post looks up (lookup true); none without a district (repeats are only
+// looked for within one).
+func repeatKeys(p RepeatProbe, lookup bool) []lshKey {
 	if p.District == "" {
 		return nil
 	}
@@ -63,7 +69,16 @@ func repeatKeys(p RepeatProbe) []lshKey {
 	keys = append(keys, minHashBands(p.District, bandWords, lshWordBands, p.Tokens)...)
 	keys = append(keys, minHashBands(p.District, bandBigrams, lshBigramBands, charBigrams(p.Tokens))...)
 	if p.Place != "" {
-		keys = append(keys, lshKey{bandPlace, bucketHash(p.District, bandPlace, p.Place)})
+		switch {
+		case !lookup:
+			keys = append(keys, lshKey{bandPlace, bucketHash(p.District, bandPlace, p.Place)},
+				lshKey{bandPlaceCat, bucketHash(p.District, bandPlaceCat, p.Place, p.Category)})
+		case p.Category != "":
+			keys = append(keys, lshKey{bandPlaceCat, bucketHash(p.District, bandPlaceCat, p.Place, p.Category)},
+				lshKey{bandPlaceCat, bucketHash(p.District, bandPlaceCat, p.Place, "")})
+		default:
+			keys = append(keys, lshKey{bandPlace, bucketHash(p.District, bandPlace, p.Place)})
+		}
 	}
 	if len(p.Tokens) > 0 {
 		for i := range 4 {
@@ -163,7 +178,7 @@ func charBigrams(words []string) []string {
 
 // insertRepeatKeys writes the case_lsh rows of case id.
 func (s *Store) insertRepeatKeys(ctx context.Context, q Querier, id int64, p RepeatProbe) error {
-	keys := repeatKeys(p)
+	keys := repeatKeys(p, false)
 	if len(keys) == 0 {
 		return nil
 	}
@@ -196,9 +211,9 @@ func (s *Store) reindexCase(ctx context.Context, q Querier, id int64) error {
 	var status, tokens string
 	var p RepeatProbe
 	err := q.QueryRow(ctx, `
-		SELECT status, district, simhash, tokens, place
+		SELECT status, district, simhash, tokens, place, category
 		FROM cases
-		WHERE id = $1`, id).Scan(&status, &p.District, &p.SimHash, &tokens, &p.Place)
+		WHERE id = $1`, id).Scan(&status, &p.District, &p.SimHash, &tokens, &p.Place, &p.Category)
 	if err != nil {
 		return fmt.Errorf("index case %d for repeats: %w", id, err)
 	}
@@ -215,7 +230,7 @@ func (s *Store) reindexCase(ctx context.Context, q Querier, id int64) error {
 // creates case_lsh).
 func (s *Store) backfillRepeatKeys(ctx context.Context, q Querier) error {
 	rows, err := q.Query(ctx, `
-		SELECT id, district, simhash, tokens, place
+		SELECT id, district, simhash, tokens, place, category
 		FROM cases
 		WHERE status = 'open'`)
 	if err != nil {
@@ -228,7 +243,7 @@ func (s *Store) backfillRepeatKeys(ctx context.Context, q Querier) error {
 	all, err := collectRows(rows, func(r scanner) (row, error) {
 		var x row
 		var tokens string
-		if err := r.Scan(&x.id, &x.p.District, &x.p.SimHash, &tokens, &x.p.Place); err != nil {
+		if err := r.Scan(&x.id, &x.p.District, &x.p.SimHash, &tokens, &x.p.Place, &x.p.Category); err != nil {
 			return x, err
 		}
 		if err := json.Unmarshal([]byte(tokens), &x.p.Tokens); err != nil {

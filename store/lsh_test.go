@@ -13,7 +13,7 @@ import (
 	"github.com/mashangban/mashangban/store/storetest"
 )
 
-var lightProbe = store.RepeatProbe{District: "340503", SimHash: -42, Tokens: []string{"路灯", "坏"}, Place: "compound:翠湖小区"}
+var lightProbe = store.RepeatProbe{District: "340503", SimHash: -42, Tokens: []string{"路灯", "坏"}, Place: "compound:翠湖小区", Category: "路灯"}
 
 func candidateIDs(t *testing.T, s *store.Store, p store.RepeatProbe, since time.Time) []int64 {
 	t.Helper()
@@ -49,6 +49,14 @@ func TestRepeatIndexFollowsStatus(t *testing.T) {
 		unrelated := store.RepeatProbe{District: "340503", SimHash: 0x0f0f0f0f0f0f0f0f, Tokens: []string{"噪音", "扰民", "烧烤"}, Place: "landmark:金鹰天地"}
 		if got := candidateIDs(t, s, unrelated, since); len(got) != 0 {
 			t.Errorf("a post about another problem elsewhere found %v", got)
+		}
+		otherCategory := store.RepeatProbe{District: "340503", SimHash: 0x0f0f0f0f0f0f0f0f, Tokens: []string{"垃圾", "堆积"}, Place: "compound:翠湖小区", Category: "环卫"}
+		if got := candidateIDs(t, s, otherCategory, since); len(got) != 0 {
+			t.Errorf("a post about another category at the same place found %v", got)
+		}
+		otherCategory.Category = "" // unknown: the same place is enough to compare
+		if got := candidateIDs(t, s, otherCategory, since); len(got) != 1 || got[0] != id {
+			t.Errorf("a post of unknown category at the same place found %v, want [%d]", got, id)
 		}
 		if err := s.SetCaseStatus(ctx, nil, id, model.CaseResolved, t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)

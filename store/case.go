@@ -124,14 +124,18 @@ func (s *Store) RepeatCandidates(ctx context.Context, q Querier, probe RepeatPro
 		fmt.Fprintf(&sb, "SELECT case_id FROM case_lsh WHERE band = $%d AND bucket = $%d", len(args)+1, len(args)+2)
 		args = append(args, k.band, k.bucket)
 	}
+	// The keys' cases first, then each by its primary key: CROSS JOIN is
+	// SQLite's way to fix that order (left to right), which its planner
+	// would otherwise turn round, scanning every open case of the district
+	// and probing the keys; PostgreSQL plans it as a plain join.
 	rows, err := s.querier(q).Query(ctx, `
-		SELECT id, case_no, lead, category, place, simhash, tokens, created_at
-		FROM cases
-		WHERE id IN (
+		SELECT c.id, c.case_no, c.lead, c.category, c.place, c.simhash, c.tokens, c.created_at
+		FROM (
 			`+sb.String()+`
-		)
-		AND district = $1 AND status = 'open' AND created_at >= $2
-		ORDER BY created_at DESC, id DESC
+		) k
+		CROSS JOIN cases c
+		WHERE c.id = k.case_id AND c.district = $1 AND c.status = 'open' AND c.created_at >= $2
+		ORDER BY c.created_at DESC, c.id DESC
 		LIMIT $3`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("repeat candidates in %q: %w", probe.District, err)

@@ -7,8 +7,10 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,10 +25,18 @@ import (
 // one in twenty older ones; the rest are resolved. Words, places and categories are drawn with Zipf's law from a
 // vocabulary of 3,000 two-character words, 2,000 places per district (a third
 // of the posts name none) and 30 categories, 4 to 14 content words a post.
-const (
-	lshCases = 1_000_000
-	lshDays  = 60
-)
+const lshDays = 60
+
+// lshCases is 1,000,000 unless MSB_BENCH_CASES says otherwise (for a quick
+// look at the lookup's profile).
+var lshCases = int64(benchCases())
+
+func benchCases() int {
+	if n, err := strconv.Atoi(os.Getenv("MSB_BENCH_CASES")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
 
 var lshNow = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 
@@ -88,7 +98,7 @@ func newCaseGen() *caseGen {
 // A resolved case is written without its words: nothing reads them.
 func (g *caseGen) gen(i int64) benchCase {
 	rng := rand.New(rand.NewPCG(7, uint64(i)))
-	age := time.Duration(i) * (lshDays * 24 * time.Hour / lshCases)
+	age := time.Duration(i) * (lshDays * 24 * time.Hour / time.Duration(lshCases))
 	c := benchCase{
 		id:       i,
 		no:       fmt.Sprintf("MSB-B-%07d", i),
@@ -208,7 +218,7 @@ func BenchmarkRepeatCandidates(b *testing.B) {
 			b.Run("lookup", func(b *testing.B) {
 				ctx := context.Background()
 				rng := rand.New(rand.NewPCG(3, 4))
-				inWindow := int64(lshCases * 7 / lshDays)
+				inWindow := lshCases * 7 / lshDays
 				var lat []time.Duration
 				found, repeats, cands := 0, 0, 0
 				for b.Loop() {

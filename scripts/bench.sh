@@ -11,6 +11,7 @@
 #   scripts/bench.sh [N]        (default 20000)
 #
 # A post counts as done when it is in a case, in triage or a dead letter.
+# Needs go, python3 with PyYAML, sqlite3 and GNU time (/usr/bin/time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20000}

@@ -40,7 +40,8 @@ import (
 // Options configure a Dispatcher. Zero values take the defaults named.
 type Options struct {
 	// RepeatWindow is how far back open cases are looked at for repeats
-	// (default 7 days); RepeatCandidates caps how many (default 500).
+	// (default 7 days). RepeatCandidates caps how many of the open cases the
+	// repeat index offers are compared, newest first (default 500).
 	RepeatWindow     time.Duration
 	RepeatCandidates int
 	// DefaultSLA applies when a decision carries no route override
@@ -416,7 +417,8 @@ func (d *Dispatcher) place(ctx context.Context, tx store.Tx, dec model.Decision,
 		district = dec.Districts[0].Code
 	}
 	if district != "" {
-		cands, err := d.st.RepeatCandidates(ctx, tx, district, now.Add(-d.opts.RepeatWindow), d.opts.RepeatCandidates)
+		probe := store.RepeatProbe{District: district, Tokens: fp.Words, SimHash: fp.SimHash, Place: fp.Place, Category: fp.Category}
+		cands, err := d.st.RepeatCandidates(ctx, tx, probe, now.Add(-d.opts.RepeatWindow), d.opts.RepeatCandidates)
 		if err != nil {
 			return placed{}, err
 		}

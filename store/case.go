@@ -91,6 +91,11 @@ func (s *Store) InsertCase(ctx context.Context, q Querier, c NewCase) (int64, er
 	if err != nil {
 		return 0, fmt.Errorf("insert case %q: %w", c.Case.No, err)
 	}
+	if c.Case.Status == model.CaseOpen {
+		if err := s.insertRepeatKeys(ctx, q, id, RepeatProbe{District: c.District, Tokens: c.Tokens, SimHash: c.SimHash, Place: c.Place, Category: c.Case.Category}); err != nil {
+			return 0, err
+		}
+	}
 	return id, nil
 }
 
@@ -101,33 +106,53 @@ func nonNilSlice[T any](s []T) []T {
 	return s
 }
 
-// RepeatCandidates returns the open cases of district created at or after
-// since, newest first, at most limit.
-func (s *Store) RepeatCandidates(ctx context.Context, q Querier, district string, since time.Time, limit int) ([]RepeatCandidate, error) {
-	rows, err := s.querier(q).Query(ctx, `
-		SELECT id, case_no, lead, category, place, simhash, tokens, created_at
-		FROM cases
-		WHERE district = $1 AND status = 'open' AND created_at >= $2
-		ORDER BY created_at DESC, id DESC
-		LIMIT $3`, district, since, limit)
-	if err != nil {
-		return nil, fmt.Errorf("repeat candidates in %q: %w", district, err)
+// RepeatCandidates returns the open cases of the probe's district created at
+// or after since that share at least one case_lsh key with the probe (see
+// lsh.go), newest first, at most limit. The caller decides which of them,
+// if any, is a repeat.
+func (s *Store) RepeatCandidates(ctx context.Context, q Querier, probe RepeatProbe, since time.Time, limit int) ([]RepeatCandidate, error) {
+	keys := repeatKeys(probe, true)
+	if len(keys) == 0 {
+		return nil, nil
 	}
-	defer rows.Close()
-	var out []RepeatCandidate
-	for rows.Next() {
+	args := []any{probe.District, since, limit}
+	var sb strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			sb.WriteString("\n\t\t\tUNION ")
+		}
+		fmt.Fprintf(&sb, "SELECT case_id FROM case_lsh WHERE band = $%d AND bucket = $%d", len(args)+1, len(args)+2)
+		args = append(args, k.band, k.bucket)
+	}
+	// The keys' cases first, then each by its primary key: CROSS JOIN is
+	// SQLite's way to fix that order (left to right), which its planner
+	// would otherwise turn round, scanning every open case of the district
+	// and probing the keys; PostgreSQL plans it as a plain join.
+	rows, err := s.querier(q).Query(ctx, `
+		SELECT c.id, c.case_no, c.lead, c.category, c.place, c.simhash, c.tokens, c.created_at
+		FROM (
+			`+sb.String()+`
+		) k
+		CROSS JOIN cases c
+		WHERE c.id = k.case_id AND c.district = $1 AND c.status = 'open' AND c.created_at >= $2
+		ORDER BY c.created_at DESC, c.id DESC
+		LIMIT $3`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("repeat candidates in %q: %w", probe.District, err)
+	}
+	out, err := collectRows(rows, func(r scanner) (RepeatCandidate, error) {
 		var c RepeatCandidate
 		var tokens string
-		if err := rows.Scan(&c.ID, &c.No, &c.Lead, &c.Category, &c.Place, &c.SimHash, &tokens, &c.CreatedAt); err != nil {
-			return nil, fmt.Errorf("repeat candidates in %q: %w", district, err)
+		if err := r.Scan(&c.ID, &c.No, &c.Lead, &c.Category, &c.Place, &c.SimHash, &tokens, &c.CreatedAt); err != nil {
+			return c, err
 		}
 		if err := json.Unmarshal([]byte(tokens), &c.Tokens); err != nil {
-			return nil, fmt.Errorf("repeat candidates in %q: case %d tokens: %w", district, c.ID, err)
+			return c, fmt.Errorf("case %d tokens: %w", c.ID, err)
 		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("repeat candidates in %q: %w", district, err)
+		return c, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("repeat candidates in %q: %w", probe.District, err)
 	}
 	return out, nil
 }
@@ -214,7 +239,8 @@ func (s *Store) MoveCasePost(ctx context.Context, q Querier, postID string, from
 }
 
 // SetCaseStatus sets a case's status; resolved_at is set when it becomes
-// resolved and cleared when it opens again.
+// resolved and cleared when it opens again. Only an open case stays in the
+// repeat index (case_lsh).
 func (s *Store) SetCaseStatus(ctx context.Context, q Querier, id int64, status model.CaseStatus, at time.Time) error {
 	var resolvedAt *time.Time
 	if status == model.CaseResolved {
@@ -230,7 +256,7 @@ func (s *Store) SetCaseStatus(ctx context.Context, q Querier, id int64, status m
 	if n == 0 {
 		return fmt.Errorf("set status of case %d: %w", id, ErrNotFound)
 	}
-	return nil
+	return s.reindexCase(ctx, q, id)
 }
 
 // TouchCase sets a case's updated_at.

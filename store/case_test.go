@@ -44,7 +44,8 @@ func TestCasesRoundTrip(t *testing.T) {
 		old := seedCase(t, s, nil, "MSB-20261101-0001", "340503", t0.Add(-20*24*time.Hour))
 		seedCase(t, s, nil, "MSB-20261126-0002", "340504", t0)
 
-		cands, err := s.RepeatCandidates(ctx, nil, "340503", t0.Add(-7*24*time.Hour), 10)
+		probe := store.RepeatProbe{District: "340503", SimHash: -42, Tokens: []string{"路灯", "坏"}, Place: "compound:翠湖小区"}
+		cands, err := s.RepeatCandidates(ctx, nil, probe, t0.Add(-7*24*time.Hour), 10)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -116,6 +116,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 				if _, err := tx.Exec(ctx, m.sql); err != nil {
 					return err
 				}
+				if fill := s.migrationData(m.version); fill != nil {
+					if err := fill(ctx, tx); err != nil {
+						return err
+					}
+				}
 				_, err := tx.Exec(ctx, `
 					INSERT INTO schema_migrations (version, name, applied_at)
 					VALUES ($1, $2, $3)`, m.version, m.name, s.now())
@@ -139,6 +144,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return apply(db, func(fn func(Tx) error) error { return db.InTx(ctx, fn) })
 	}
 	return fmt.Errorf("migrate: unsupported database %T", s.DB)
+}
+
+// migrationData returns the Go step that fills in what the SQL of migration
+// version cannot compute, run in the migration's transaction; nil for none.
+func (s *Store) migrationData(version int) func(context.Context, Querier) error {
+	switch version {
+	case 5: // case_lsh: index the open cases
+		return s.backfillRepeatKeys
+	}
+	return nil
 }
 
 // migrate runs apply on one connection holding a session advisory lock keyed

@@ -19,12 +19,17 @@ import (
 
 // sqliteDB is an SQLite file opened through modernc.org/sqlite.
 //
-// SQLite has one writer at a time. Every transaction begins IMMEDIATE, so it
-// takes the write lock up front and waits (busy_timeout) instead of failing
-// halfway when two transactions both try to upgrade a read lock; WAL lets
-// readers go on meanwhile.
+// SQLite has one writer at a time, so this process has one writer
+// connection: every transaction and every statement that is not a plain
+// SELECT runs on it, and writers queue in the process (on database/sql's
+// pool of one) instead of on SQLite's lock, where a busy writer could
+// outlast the busy timeout and fail with "database is locked". Every
+// transaction still begins IMMEDIATE, for other processes on the same file
+// (a migration, the command line), which wait on the busy timeout. WAL lets
+// the reader connections (query_only) go on beside the writer.
 type sqliteDB struct {
-	db     *sql.DB
+	db     *sql.DB // readers: plain SELECTs outside a transaction
+	write  *sql.DB // the one writer connection
 	path   string
 	logger *slog.Logger
 }
@@ -64,20 +69,49 @@ func openSQLite(ctx context.Context, path, query string, logger *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("open database: sqlite url: %w", err)
 	}
-	db, err := sql.Open("sqlite", dsn)
+	write, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: sqlite file %q: %w", path, err)
 	}
-	// Readers run in parallel under WAL; writers queue on the busy timeout.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxIdleTime(0)
+	// The writer first: it sets WAL on a new file before a reader opens it.
+	if err := pingSQLite(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open database: sqlite file %q: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open database: sqlite file %q: %w", path, err)
+	}
+	// Readers run in parallel under WAL.
 	db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	db.SetConnMaxIdleTime(0)
-	d := &sqliteDB{db: db, path: path, logger: logger}
+	d := &sqliteDB{db: db, write: write, path: path, logger: logger}
 	if err := d.Ping(ctx); err != nil {
-		db.Close()
+		d.Close()
 		return nil, fmt.Errorf("open database: sqlite file %q: %w", path, err)
 	}
 	return d, nil
+}
+
+// sqliteReadOnly reports whether q is a plain SELECT, which a reader
+// connection may run; anything else (INSERT ... RETURNING, WITH, PRAGMA)
+// goes to the writer.
+func sqliteReadOnly(q string) bool {
+	q = strings.TrimLeft(q, " \t\r\n(")
+	return len(q) >= 6 && strings.EqualFold(q[:6], "select")
+}
+
+// conn returns the connection pool that runs q.
+func (d *sqliteDB) conn(q string) *sql.DB {
+	if sqliteReadOnly(q) {
+		return d.db
+	}
+	return d.write
 }
 
 // sqliteDefaults are the pragmas every connection starts with. FULL
@@ -130,25 +164,29 @@ func (d *sqliteDB) Dialect() Dialect { return SQLite }
 // Ping checks the file is readable and is an SQLite database (a stray file
 // of another kind fails here rather than at the first query).
 func (d *sqliteDB) Ping(ctx context.Context) error {
-	var n int
-	if err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+	if err := pingSQLite(ctx, d.write); err != nil {
 		return err
 	}
-	return nil
+	return pingSQLite(ctx, d.db)
 }
 
-func (d *sqliteDB) Close() error { return d.db.Close() }
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	var n int
+	return db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n)
+}
+
+func (d *sqliteDB) Close() error { return errors.Join(d.db.Close(), d.write.Close()) }
 
 func (d *sqliteDB) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	return sqliteExec(ctx, d.db, q, args)
+	return sqliteExec(ctx, d.write, q, args)
 }
 
 func (d *sqliteDB) Query(ctx context.Context, q string, args ...any) (Rows, error) {
-	return sqliteQuery(ctx, d.db, q, args)
+	return sqliteQuery(ctx, d.conn(q), q, args)
 }
 
 func (d *sqliteDB) QueryRow(ctx context.Context, q string, args ...any) Row {
-	return sqliteRow{d.db.QueryRowContext(ctx, sqliteParams(q), sqliteArgs(args)...)}
+	return sqliteRow{d.conn(q).QueryRowContext(ctx, sqliteParams(q), sqliteArgs(args)...)}
 }
 
 // maxTxAttempts bounds how often InTx runs fn when the database asks for a
@@ -169,7 +207,7 @@ func (d *sqliteDB) InTx(ctx context.Context, fn func(tx Tx) error) error {
 }
 
 func (d *sqliteDB) tryTx(ctx context.Context, fn func(tx Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}

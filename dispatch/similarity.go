@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/mashangban/mashangban/model"
+	"github.com/mashangban/mashangban/store"
 )
 
 // stopwords are words that say nothing about which problem a post is about.
@@ -131,31 +132,6 @@ func specificPlace(key string) bool {
 	return strings.HasPrefix(key, "compound:") || strings.HasPrefix(key, "landmark:")
 }
 
-// charBigrams are the two-character pieces of the words (one-character words
-// are kept whole). They catch the same word cut differently by the segmenter
-// ("路灯不亮" as 路/灯不亮 in one post and 路灯/不亮 in another).
-func charBigrams(words []string) []string {
-	seen := make(map[string]bool)
-	var out []string
-	add := func(s string) {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	for _, w := range words {
-		r := []rune(w)
-		if len(r) == 1 {
-			add(w)
-			continue
-		}
-		for i := 0; i+1 < len(r); i++ {
-			add(string(r[i : i+2]))
-		}
-	}
-	return out
-}
-
 // Repeat thresholds; see docs/architecture.md for the examples they
 // were chosen from.
 const (
@@ -188,7 +164,7 @@ func fingerprintOf(dec model.Decision) fingerprint {
 // score is how alike two posts' words are: the larger of the word and the
 // character-bigram Jaccard indices.
 func score(a, b []string) float64 {
-	return max(jaccard(a, b), jaccard(charBigrams(a), charBigrams(b)))
+	return max(jaccard(a, b), jaccard(store.CharBigrams(a), store.CharBigrams(b)))
 }
 
 // isRepeat decides whether the post with fingerprint n reports the same

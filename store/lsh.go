@@ -67,7 +67,7 @@ func repeatKeys(p RepeatProbe, lookup bool) []lshKey {
 	}
 	var keys []lshKey
 	keys = append(keys, minHashBands(p.District, bandWords, lshWordBands, p.Tokens)...)
-	keys = append(keys, minHashBands(p.District, bandBigrams, lshBigramBands, charBigrams(p.Tokens))...)
+	keys = append(keys, minHashBands(p.District, bandBigrams, lshBigramBands, CharBigrams(p.Tokens))...)
 	if p.Place != "" {
 		switch {
 		case !lookup:
@@ -152,9 +152,11 @@ func splitmix64(x uint64) uint64 {
 	return x
 }
 
-// charBigrams are the two-character pieces of the words (one-character words
-// whole), each once: the same pieces dispatch scores with.
-func charBigrams(words []string) []string {
+// CharBigrams are the two-character pieces of the words (one-character
+// words whole), each once. They catch the same word cut differently by the
+// segmenter ("路灯不亮" as 路/灯不亮 in one post and 路灯/不亮 in another):
+// dispatch scores repeats with them and the repeat index bands them.
+func CharBigrams(words []string) []string {
 	seen := make(map[string]bool)
 	var out []string
 	add := func(s string) {

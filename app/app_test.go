@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -394,23 +393,11 @@ func httpGet(t *testing.T, u string, wantCode int) string {
 
 func httpDo(t *testing.T, method, u, token string, wantCode int) string {
 	t.Helper()
-	req, err := http.NewRequest(method, u, nil)
-	if err != nil {
-		t.Fatal(err)
+	code, body := call(t, method, u, token, "")
+	if code != wantCode {
+		t.Errorf("%s %s: %d, want %d: %s", method, u, code, wantCode, body)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != wantCode {
-		t.Errorf("%s %s: %d, want %d: %s", method, u, resp.StatusCode, wantCode, b)
-	}
-	return string(b)
+	return body
 }
 
 // summary renders how posts were grouped into cases, independent of which

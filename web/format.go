@@ -135,3 +135,16 @@ func triageReason(s string) string {
 	}
 	return strings.Join(out, "；")
 }
+
+// channelName is how a clerk knows where a post came from.
+func channelName(c model.Channel) string {
+	switch c {
+	case model.ChannelWeibo:
+		return "微博"
+	case model.ChannelWeChat:
+		return "微信小程序"
+	case model.ChannelReplay:
+		return "导入文件"
+	}
+	return "其他渠道"
+}

@@ -160,6 +160,7 @@ func (s *server) parse() error {
 		"districts": districtNames,
 		"stateName": stateName,
 		"roleName":  roleName,
+		"channel":   channelName,
 		"time":      func(t time.Time) string { return t.In(model.Shanghai).Format("2006-01-02 15:04") },
 		"pct":       pct,
 	}

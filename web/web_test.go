@@ -207,7 +207,7 @@ func TestDepartmentWorksItsInbox(t *testing.T) {
 			}
 		}
 		page := c.get("/ui/cases/" + w1)
-		for _, want := range []string{"雨山区湖东路井盖丢失", "https://weibo.example/w1", "井盖", "市城市管理局签收", "市城市管理局答复", "已安排人员今天下午补装井盖。", "市城市管理局办结", "全部办结", "分派给市城市管理局（主办）"} {
+		for _, want := range []string{"雨山区湖东路井盖丢失", "https://weibo.example/w1", "井盖", "市城市管理局签收", "市城市管理局答复", "已安排人员今天下午补装井盖。", "市城市管理局办结", "全部办结", "分派给市城市管理局（主办）", "首次反映 · 微博"} {
 			if !strings.Contains(page.body, want) {
 				t.Errorf("case page lacks %q", want)
 			}
@@ -311,7 +311,7 @@ func TestOfficeRoutesTriageAndSeesDashboard(t *testing.T) {
 			}
 		}
 		p = c.get("/ui/triage")
-		for _, want := range []string{"我家楼下有人长期占道经营", "模型把握不足", "市城市管理局 41.0%", "主办：市城市管理局"} {
+		for _, want := range []string{"我家楼下有人长期占道经营", "模型把握不足", "市城市管理局 41.0%", "主办：市城市管理局", "<strong>微博</strong>"} {
 			if !strings.Contains(p.body, want) {
 				t.Errorf("triage page lacks %q\n%s", want, p.body)
 			}
